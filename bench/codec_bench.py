@@ -1,0 +1,174 @@
+"""Codec micro-benchmark: ns per message, runnable against any pika 1.x.
+
+Scenarios (64-byte body, properties with content_type, delivery_mode and a
+two-entry headers table):
+
+* ``encode_public``: build BasicProperties and Basic.Publish, marshal the
+  method, header and body frames with ``pika.frame`` and join them.
+* ``decode_public``: ``pika.frame.decode_frame`` three times over the wire
+  bytes of a Basic.Deliver message, returning method, properties and body.
+* ``encode_fast`` / ``decode_fast`` (only when ``pika._wire`` exists, i.e.
+  this rewrite): ``writer.encode_publish`` and ``FrameReader.feed/read``.
+
+The script uses only ``pika.spec`` and ``pika.frame`` for the public side so
+it runs unchanged under pika 1.4.4. It prints one JSON object on stdout.
+
+    python bench/codec_bench.py [--number N] [--repeat R]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import hashlib
+import json
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pika
+from pika import frame, spec
+
+EXCHANGE = "bench.exchange"
+ROUTING_KEY = "bench.routing.key"
+BODY = bytes(range(64))
+HEADERS = {"trace-id": "4bf92f3577b34da6", "attempt": 1}
+CONTENT_TYPE = "application/octet-stream"
+FRAME_MAX = 131072
+
+
+def make_properties() -> Any:
+    return spec.BasicProperties(content_type=CONTENT_TYPE, delivery_mode=2, headers=HEADERS)
+
+
+def encode_public() -> bytes:
+    props = make_properties()
+    method = spec.Basic.Publish(exchange=EXCHANGE, routing_key=ROUTING_KEY)
+    return b"".join(
+        (
+            frame.Method(1, method).marshal(),
+            frame.Header(1, len(BODY), props).marshal(),
+            frame.Body(1, BODY).marshal(),
+        )
+    )
+
+
+def deliver_wire() -> bytes:
+    method = spec.Basic.Deliver(
+        consumer_tag="ctag1.0123456789abcdef0123456789abcdef",
+        delivery_tag=123456,
+        redelivered=False,
+        exchange=EXCHANGE,
+        routing_key=ROUTING_KEY,
+    )
+    return b"".join(
+        (
+            frame.Method(1, method).marshal(),
+            frame.Header(1, len(BODY), make_properties()).marshal(),
+            frame.Body(1, BODY).marshal(),
+        )
+    )
+
+
+def decode_public(data: bytes) -> tuple[Any, Any, bytes]:
+    consumed, method_frame = frame.decode_frame(data)
+    data = data[consumed:]
+    consumed, header_frame = frame.decode_frame(data)
+    data = data[consumed:]
+    consumed, body_frame = frame.decode_frame(data)
+    return method_frame.method, header_frame.properties, body_frame.fragment
+
+
+def fast_paths() -> dict[str, Callable[[], object]]:
+    """The rewrite's private fast paths, if this pika has them."""
+    try:
+        from pika._wire import reader, writer
+    except ImportError:
+        return {}
+    wire = deliver_wire()
+    frame_reader = reader.FrameReader(FRAME_MAX)
+
+    def encode_fast() -> bytes:
+        props = make_properties()
+        return writer.encode_publish(1, EXCHANGE, ROUTING_KEY, False, props, BODY, FRAME_MAX)
+
+    def decode_fast() -> tuple[Any, Any, bytes]:
+        frame_reader.feed(wire)
+        (item,) = frame_reader.read()
+        return item.method, item.properties, item.body
+
+    return {"encode_fast": encode_fast, "decode_fast": decode_fast}
+
+
+def check(name: str, result: object, wire: bytes, publish: bytes) -> None:
+    """Fail loudly if a scenario does not produce the expected output."""
+    if name.startswith("encode"):
+        if result != publish:
+            raise SystemExit(f"{name} produced different wire bytes")
+        return
+    method, props, body = result  # type: ignore[misc]
+    ok = (
+        method.delivery_tag == 123456
+        and method.routing_key == ROUTING_KEY
+        and props.headers == HEADERS
+        and props.delivery_mode == 2
+        and body == BODY
+    )
+    if not ok:
+        raise SystemExit(f"{name} decoded the wrong message")
+
+
+def time_per_call(func: Callable[[], object], number: int, repeat: int) -> list[float]:
+    """ns per call for each of ``repeat`` timed loops (GC off while timing)."""
+    samples = []
+    for _ in range(repeat):
+        gc.collect()
+        gc.disable()
+        try:
+            start = time.perf_counter_ns()
+            for _ in range(number):
+                func()
+            elapsed = time.perf_counter_ns() - start
+        finally:
+            gc.enable()
+        samples.append(elapsed / number)
+    return samples
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="pika codec micro-benchmark")
+    parser.add_argument("--number", type=int, default=20000, help="calls per timed loop")
+    parser.add_argument("--repeat", type=int, default=5, help="timed loops per scenario")
+    args = parser.parse_args()
+
+    wire = deliver_wire()
+    publish = encode_public()
+    scenarios: dict[str, Callable[[], object]] = {
+        "encode_public": encode_public,
+        "decode_public": lambda: decode_public(wire),
+        **fast_paths(),
+    }
+    results = {}
+    for name, func in scenarios.items():
+        check(name, func(), wire, publish)
+        time_per_call(func, max(1, args.number // 10), 1)  # warm-up
+        samples = time_per_call(func, args.number, args.repeat)
+        results[name] = {"median": statistics.median(samples), "min": min(samples)}
+    report = {
+        "pika": pika.__version__,
+        "pika_file": pika.__file__,
+        "fast_path": "encode_fast" in scenarios,
+        "python": platform.python_version(),
+        "publish_sha256": hashlib.sha256(publish).hexdigest(),
+        "deliver_sha256": hashlib.sha256(wire).hexdigest(),
+        "results": results,
+    }
+    json.dump(report, sys.stdout)
+    sys.stdout.write("\n")
+
+
+if __name__ == "__main__":
+    main()

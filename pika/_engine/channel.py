@@ -1,0 +1,406 @@
+"""One AMQP channel: its state, RPC queue, consumers, confirms and content.
+
+Theory of operation: commands from the face go through ``_require_open`` and
+then either straight to the outbox (publish, ack, nack, reject: they may
+overtake queued RPCs, as in pika) or through the FIFO ``RpcQueue`` (every
+synchronous method, nowait ones included, so they keep their order).
+Inbound frames are first offered to the in-flight RPC; otherwise the method
+type selects a handler from ``_UNSOLICITED``.  A method with no handler is a
+protocol error (505) that the connection engine turns into Connection.Close.
+
+Closing: the client's Channel.Close queues behind any RPC in flight.  Once it
+is on the wire, everything but Close/CloseOk is dropped.  A broker
+Channel.Close is answered at once with CloseOk.  Either way the channel ends
+in CLOSED with a ``ChannelClosed`` event; its number stays reserved until the
+face has run its callbacks and calls ``release_channel``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from pika import amqp_object, exceptions, frame, spec
+
+from . import events as ev
+from .assembler import ContentAssembler
+from .confirms import ConfirmTracker
+from .consumers import ConsumerRegistry
+from .errors import unexpected
+from .outbox import Outbox
+from .rpc import Call, RpcQueue
+from .states import ChannelState
+
+LOGGER = logging.getLogger("pika.channel")
+
+Events = list[ev.Event]
+
+REPLIES: dict[type[amqp_object.Method], tuple[type[amqp_object.Method], ...]] = {
+    spec.Channel.Open: (spec.Channel.OpenOk,),
+    spec.Channel.Close: (spec.Channel.CloseOk,),
+    spec.Channel.Flow: (spec.Channel.FlowOk,),
+    spec.Exchange.Declare: (spec.Exchange.DeclareOk,),
+    spec.Exchange.Delete: (spec.Exchange.DeleteOk,),
+    spec.Exchange.Bind: (spec.Exchange.BindOk,),
+    spec.Exchange.Unbind: (spec.Exchange.UnbindOk,),
+    spec.Queue.Declare: (spec.Queue.DeclareOk,),
+    spec.Queue.Bind: (spec.Queue.BindOk,),
+    spec.Queue.Purge: (spec.Queue.PurgeOk,),
+    spec.Queue.Delete: (spec.Queue.DeleteOk,),
+    spec.Queue.Unbind: (spec.Queue.UnbindOk,),
+    spec.Basic.Qos: (spec.Basic.QosOk,),
+    spec.Basic.Consume: (spec.Basic.ConsumeOk,),
+    spec.Basic.Cancel: (spec.Basic.CancelOk,),
+    spec.Basic.Get: (spec.Basic.GetOk, spec.Basic.GetEmpty),
+    spec.Basic.Recover: (spec.Basic.RecoverOk,),
+    spec.Confirm.Select: (spec.Confirm.SelectOk,),
+    spec.Tx.Select: (spec.Tx.SelectOk,),
+    spec.Tx.Commit: (spec.Tx.CommitOk,),
+    spec.Tx.Rollback: (spec.Tx.RollbackOk,),
+}
+
+_WRONG_STATE_TEXT = {
+    ChannelState.OPENING: "Channel is opening, but is not usable yet.",
+    ChannelState.CLOSING: "Channel is closing.",
+    ChannelState.CLOSED: "Channel is closed.",
+}
+
+
+def replies_for(method: amqp_object.Method, nowait: bool) -> tuple[type[amqp_object.Method], ...]:
+    """The reply classes a synchronous method waits for (none with nowait)."""
+    if nowait and hasattr(method, "nowait"):
+        method.nowait = True  # type: ignore[attr-defined]
+        return ()
+    return REPLIES.get(type(method), ())
+
+
+class ChannelMachine:
+    """Protocol state of one channel."""
+
+    def __init__(self, number: int, outbox: Outbox) -> None:
+        self.number = number
+        self.state = ChannelState.CLOSED
+        self.outbox = outbox
+        self.rpc = RpcQueue()
+        self.consumers = ConsumerRegistry()
+        self.confirms = ConfirmTracker()
+        self.assembler = ContentAssembler()
+        self.close_reason: Exception | None = None
+        self.close_sent = False
+        self.released = False
+        self.flow_active = True
+        self._get_pending = False
+        self._last_return: ev.MessageReturned | None = None
+
+    # -- commands -------------------------------------------------------
+
+    @property
+    def is_usable(self) -> bool:
+        """True while the channel accepts commands."""
+        return self.state is ChannelState.OPEN
+
+    def require_open(self) -> None:
+        """Raise ChannelWrongStateError unless the channel is OPEN."""
+        if self.state is not ChannelState.OPEN:
+            raise exceptions.ChannelWrongStateError(_WRONG_STATE_TEXT[self.state])
+
+    def open(self) -> None:
+        """Send Channel.Open."""
+        self.state = ChannelState.OPENING
+        self._submit(Call(spec.Channel.Open(), None, REPLIES[spec.Channel.Open]))
+
+    def call(self, method: amqp_object.Method, token: object, nowait: bool) -> None:
+        """Send a synchronous method through the FIFO."""
+        self.require_open()
+        self._submit(Call(method, token, replies_for(method, nowait)))
+
+    def send(self, method: amqp_object.Method) -> None:
+        """Send an asynchronous method (ack, nack, reject...) right away."""
+        self.require_open()
+        self.outbox.method(self.number, method)
+
+    def publish(
+        self,
+        exchange: str,
+        routing_key: str,
+        body: bytes | bytearray | memoryview | str,
+        properties: spec.BasicProperties | None,
+        mandatory: bool,
+    ) -> int:
+        """Send Basic.Publish; return its confirm tag (0 outside confirm mode)."""
+        if self.state is not ChannelState.OPEN:
+            self.require_open()
+        if type(body) is not bytes:
+            body = body.encode("utf-8") if isinstance(body, str) else bytes(body)
+        self.outbox.publish(self.number, exchange, routing_key, body, properties, mandatory)
+        return self.confirms.on_publish()
+
+    def consume(
+        self,
+        queue: str,
+        consumer_tag: str | None,
+        auto_ack: bool,
+        exclusive: bool,
+        arguments: dict[str, Any] | None,
+        token: object,
+        reply_token: object,
+    ) -> str:
+        """Register a consumer and send Basic.Consume (always waits for ConsumeOk)."""
+        self.require_open()
+        tag = consumer_tag or ConsumerRegistry.new_tag(self.number)
+        self.consumers.add(tag, token, auto_ack)
+        method = spec.Basic.Consume(
+            queue=queue,
+            consumer_tag=tag,
+            no_ack=auto_ack,
+            exclusive=exclusive,
+            arguments=arguments or {},
+        )
+        self._submit(Call(method, reply_token, REPLIES[spec.Basic.Consume]))
+        return tag
+
+    def cancel(self, consumer_tag: str, token: object, nowait: bool) -> bool:
+        """Cancel a consumer; False (and nothing sent) if it is not active."""
+        self.require_open()
+        if self.consumers.start_cancel(consumer_tag) is None:
+            LOGGER.warning("basic_cancel: consumer tag %r is not active", consumer_tag)
+            return False
+        if nowait:
+            self.consumers.finish_cancel(consumer_tag)
+        method = spec.Basic.Cancel(consumer_tag=consumer_tag)
+        self._submit(Call(method, token, replies_for(method, nowait)))
+        return True
+
+    def get(self, queue: str, auto_ack: bool, token: object) -> None:
+        """Send Basic.Get; DuplicateGetOkCallback while one is unanswered."""
+        self.require_open()
+        if self._get_pending:
+            raise exceptions.DuplicateGetOkCallback()
+        self._get_pending = True
+        method = spec.Basic.Get(queue=queue, no_ack=auto_ack)
+        self._submit(Call(method, token, REPLIES[spec.Basic.Get]))
+
+    def close(self, reply_code: int, reply_text: str) -> None:
+        """Start the client-side close: cancel consumers, then Channel.Close."""
+        if self.state in (ChannelState.CLOSED, ChannelState.CLOSING):
+            raise exceptions.ChannelWrongStateError(_WRONG_STATE_TEXT[self.state])
+        was_open = self.state is ChannelState.OPEN
+        self.state = ChannelState.CLOSING
+        self.close_reason = exceptions.ChannelClosedByClient(reply_code, reply_text)
+        if was_open:
+            for tag in self.consumers.tags():
+                self.consumers.start_cancel(tag)
+                self.consumers.finish_cancel(tag)
+                cancel = spec.Basic.Cancel(consumer_tag=tag, nowait=True)
+                self._submit(Call(cancel, None, ()))
+        close = spec.Channel.Close(
+            reply_code=reply_code, reply_text=reply_text, class_id=0, method_id=0
+        )
+        self._submit(Call(close, None, REPLIES[spec.Channel.Close]))
+
+    # -- inbound --------------------------------------------------------
+
+    def on_method(self, method_frame: frame.Method[Any], events: Events) -> None:
+        """Handle a method frame addressed to this channel."""
+        if self.state is ChannelState.CLOSED:
+            return
+        method = method_frame.method
+        if self.assembler.busy:
+            raise unexpected(f"{method.NAME} while content was expected on channel {self.number}")
+        if self.close_sent and not isinstance(method, (spec.Channel.Close, spec.Channel.CloseOk)):
+            return
+        if spec.has_content(method.INDEX):
+            self.assembler.start(method)
+            return
+        call = self.rpc.match(method)
+        if call is not None:
+            self._on_reply(call, method_frame, events)
+            return
+        handler = _UNSOLICITED.get(type(method))
+        if handler is None:
+            raise unexpected(f"{method.NAME} on channel {self.number} in state {self.state.name}")
+        handler(self, method_frame, events)
+
+    def on_header(self, header: frame.Header, events: Events) -> None:
+        """Handle a content header frame."""
+        if self.state is ChannelState.CLOSED:
+            return
+        done = self.assembler.header(header.body_size, header.properties)
+        if done is not None:
+            self.on_content(done[0], done[1], done[2], events)
+
+    def on_body(self, body: frame.Body, events: Events) -> None:
+        """Handle a content body frame."""
+        if self.state is ChannelState.CLOSED:
+            return
+        done = self.assembler.body(body.fragment)
+        if done is not None:
+            self.on_content(done[0], done[1], done[2], events)
+
+    def on_content(
+        self,
+        method: Any,
+        properties: spec.BasicProperties,
+        body: bytes,
+        events: Events,
+    ) -> None:
+        """Handle a complete message (Deliver, Return or GetOk)."""
+        if self.close_sent or self.state is ChannelState.CLOSED:
+            return
+        method_type = type(method)
+        if method_type is spec.Basic.Deliver:
+            consumer = self.consumers.active.get(method.consumer_tag)
+            if consumer is not None:
+                events.append(
+                    ev.DeliveryReceived(self.number, consumer.token, method, properties, body)
+                )
+            else:
+                self._on_orphan_delivery(method)
+        elif method_type is spec.Basic.Return:
+            returned = ev.MessageReturned(self.number, method, properties, body)
+            if self.confirms.enabled:
+                self._last_return = returned
+            events.append(returned)
+        elif method_type is spec.Basic.GetOk:
+            self._on_get_ok(method, properties, body, events)
+        else:
+            raise unexpected(f"content for {method.NAME} on channel {self.number}")
+
+    def terminate(self, error: Exception, events: Events) -> None:
+        """The connection is gone: close without a handshake."""
+        if self.state is not ChannelState.CLOSED:
+            self._finish(error, events)
+
+    # -- internals ------------------------------------------------------
+
+    def _submit(self, call: Call) -> None:
+        for ready in self.rpc.submit(call):
+            self._transmit(ready)
+
+    def _release_next(self) -> None:
+        for ready in self.rpc.complete():
+            self._transmit(ready)
+
+    def _transmit(self, call: Call) -> None:
+        method = call.method
+        self.outbox.method(self.number, method)
+        method_type = type(method)
+        if method_type is spec.Confirm.Select:
+            self.confirms.enable()
+        elif method_type is spec.Channel.Close:
+            self.close_sent = True
+
+    def _on_reply(self, call: Call, method_frame: frame.Method[Any], events: Events) -> None:
+        method = method_frame.method
+        handler = _REPLY_HOOKS.get(type(method))
+        if handler is not None:
+            handler(self, call, method_frame, events)
+        else:
+            events.append(ev.RpcReplied(self.number, call.token, method_frame))
+        if self.state is not ChannelState.CLOSED:
+            self._release_next()
+
+    def _on_open_ok(self, call: Call, method_frame: frame.Method[Any], events: Events) -> None:
+        if self.state is ChannelState.OPENING:
+            self.state = ChannelState.OPEN
+            events.append(ev.ChannelOpened(self.number, method_frame))
+
+    def _on_close_ok(self, call: Call, method_frame: frame.Method[Any], events: Events) -> None:
+        reason = self.close_reason or exceptions.ChannelClosedByClient(0, "")
+        self._finish(reason, events)
+
+    def _on_cancel_ok(self, call: Call, method_frame: frame.Method[Any], events: Events) -> None:
+        self.consumers.finish_cancel(method_frame.method.consumer_tag)
+        events.append(ev.RpcReplied(self.number, call.token, method_frame))
+
+    def _on_get_empty(self, call: Call, method_frame: frame.Method[Any], events: Events) -> None:
+        self._get_pending = False
+        events.append(ev.RpcReplied(self.number, call.token, method_frame))
+
+    def _on_flow_ok(self, call: Call, method_frame: frame.Method[Any], events: Events) -> None:
+        self.flow_active = bool(method_frame.method.active)
+        events.append(ev.RpcReplied(self.number, call.token, method_frame))
+
+    def _on_get_ok(
+        self, method: spec.Basic.GetOk, properties: spec.BasicProperties, body: bytes, events: Events
+    ) -> None:
+        call = self.rpc.match(method)
+        if call is None:
+            raise unexpected(f"Basic.GetOk without Basic.Get on channel {self.number}")
+        self._get_pending = False
+        events.append(ev.MessageGot(self.number, call.token, method, properties, body))
+        self._release_next()
+
+    def _on_orphan_delivery(self, method: spec.Basic.Deliver) -> None:
+        consumer = self.consumers.cancelling.get(method.consumer_tag)
+        if consumer is None:
+            if self.state is ChannelState.OPEN:
+                LOGGER.error(
+                    "Dropping delivery %d for unknown consumer %r on channel %d",
+                    method.delivery_tag,
+                    method.consumer_tag,
+                    self.number,
+                )
+            return
+        if not consumer.auto_ack and self.state is ChannelState.OPEN:
+            reject = spec.Basic.Reject(delivery_tag=method.delivery_tag, requeue=True)
+            self.outbox.method(self.number, reject)
+
+    def _on_broker_close(self, method_frame: frame.Method[Any], events: Events) -> None:
+        method = method_frame.method
+        self.outbox.method(self.number, spec.Channel.CloseOk())
+        reason = exceptions.ChannelClosedByBroker(method.reply_code, method.reply_text)
+        LOGGER.warning("Channel %d closed by broker: %r", self.number, reason)
+        if self.close_sent:
+            self.close_reason = reason  # our CloseOk is still to come
+            return
+        self._finish(reason, events)
+
+    def _on_ack(self, method_frame: frame.Method[Any], events: Events) -> None:
+        method = method_frame.method
+        first, last = self.confirms.settle(method.delivery_tag, method.multiple)
+        returned, self._last_return = self._last_return, None
+        acked = type(method) is spec.Basic.Ack
+        events.append(ev.PublishConfirmed(self.number, method_frame, first, last, acked, returned))
+
+    def _on_broker_cancel(self, method_frame: frame.Method[Any], events: Events) -> None:
+        consumer = self.consumers.cancelled_by_broker(method_frame.method.consumer_tag)
+        if consumer is not None:
+            events.append(ev.ConsumerCancelled(self.number, consumer.token, method_frame))
+
+    def _on_flow(self, method_frame: frame.Method[Any], events: Events) -> None:
+        active = bool(method_frame.method.active)
+        self.flow_active = active
+        self.outbox.method(self.number, spec.Channel.FlowOk(active=active))
+        events.append(ev.FlowChanged(self.number, method_frame))
+
+    def _finish(self, reason: Exception, events: Events) -> None:
+        self.state = ChannelState.CLOSED
+        self.close_reason = reason
+        self.rpc.clear()
+        self.consumers.clear()
+        self.assembler = ContentAssembler()
+        self._get_pending = False
+        self._last_return = None
+        events.append(ev.ChannelClosed(self.number, reason))
+
+
+ReplyHook = Callable[[ChannelMachine, Call, "frame.Method[Any]", Events], None]
+Handler = Callable[[ChannelMachine, "frame.Method[Any]", Events], None]
+
+_REPLY_HOOKS: dict[type[amqp_object.Method], ReplyHook] = {
+    spec.Channel.OpenOk: ChannelMachine._on_open_ok,
+    spec.Channel.CloseOk: ChannelMachine._on_close_ok,
+    spec.Basic.CancelOk: ChannelMachine._on_cancel_ok,
+    spec.Basic.GetEmpty: ChannelMachine._on_get_empty,
+    spec.Channel.FlowOk: ChannelMachine._on_flow_ok,
+}
+
+_UNSOLICITED: dict[type[amqp_object.Method], Handler] = {
+    spec.Channel.Close: ChannelMachine._on_broker_close,
+    spec.Basic.Ack: ChannelMachine._on_ack,
+    spec.Basic.Nack: ChannelMachine._on_ack,
+    spec.Basic.Cancel: ChannelMachine._on_broker_cancel,
+    spec.Channel.Flow: ChannelMachine._on_flow,
+}

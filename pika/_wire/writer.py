@@ -1,0 +1,132 @@
+"""Outbound framing: methods and whole messages to wire bytes.
+
+Every function returns the complete bytes of what it encodes, built with one
+final join, so an encoding error (``ShortStringTooLong``, ``FieldTypeError``,
+``UnsupportedAMQPFieldException``, ``struct.error``) leaves nothing
+half-built. A message body is copied once, by that join; large bodies are
+sliced through a memoryview into body frames of at most ``frame_max - 8``
+bytes, and an empty body produces no body frame.
+"""
+
+from __future__ import annotations
+
+import struct
+
+from pika import amqp_object, spec
+
+from .primitives import FRAME_END, METHOD_FRAME_HEADER, U8, shortstr
+
+__all__ = [
+    "HEARTBEAT_FRAME",
+    "PROTOCOL_HEADER",
+    "encode_content",
+    "encode_method",
+    "encode_publish",
+]
+
+PROTOCOL_HEADER = b"AMQP\x00\x00\x09\x01"
+HEARTBEAT_FRAME = b"\x08\x00\x00\x00\x00\x00\x00\xce"
+
+Body = bytes | bytearray | memoryview | str
+
+_METHOD_HEAD = METHOD_FRAME_HEADER.pack
+# Publish method frame up to the exchange name: frame header, method id,
+# ticket, exchange length.
+_PUBLISH_HEAD = struct.Struct(">BHIIHB").pack
+# Publish bits, frame end, then the content header frame up to its flags.
+_PUBLISH_TO_HEADER = struct.Struct(">BBBHIHHQ").pack
+# Content header frame up to its property flags.
+_HEADER_HEAD = struct.Struct(">BHIHHQ").pack
+# The frame end of the previous frame followed by a body frame header.
+_END_AND_BODY_HEAD = struct.Struct(">BBHI").pack
+_U8 = U8.pack
+_PUBLISH = spec.Basic.Publish.INDEX
+_NO_PROPERTIES = b"\x00\x00"
+
+
+def encode_method(channel: int, method: amqp_object.Method) -> bytes:
+    """One method frame."""
+    payload = b"".join(method.encode())
+    return _METHOD_HEAD(1, channel, len(payload) + 4, method.INDEX) + payload + FRAME_END
+
+
+def encode_content(
+    channel: int,
+    method: amqp_object.Method,
+    properties: amqp_object.Properties,
+    body: Body,
+    frame_max: int,
+) -> bytes:
+    """Method frame, content header frame and body frames of one message."""
+    data = _body_bytes(body)
+    props = b"".join(properties.encode())
+    parts: list[bytes | memoryview] = [
+        encode_method(channel, method),
+        _HEADER_HEAD(2, channel, len(props) + 12, properties.INDEX, 0, len(data)),
+        props,
+    ]
+    _append_body(parts, channel, data, frame_max)
+    return b"".join(parts)
+
+
+def encode_publish(
+    channel: int,
+    exchange: str | bytes,
+    routing_key: str | bytes,
+    mandatory: bool,
+    properties: spec.BasicProperties | None,
+    body: Body,
+    frame_max: int,
+) -> bytes:
+    """A whole Basic.Publish message, without building a Basic.Publish object."""
+    ex = shortstr(exchange, "exchange")
+    rk = shortstr(routing_key, "routing_key")
+    props = _NO_PROPERTIES if properties is None else b"".join(properties.encode())
+    data = body if type(body) is bytes else _body_bytes(body)
+    size = len(data)
+    parts: list[bytes | memoryview] = [
+        _PUBLISH_HEAD(1, channel, 9 + len(ex) + len(rk), _PUBLISH, 0, len(ex)),
+        ex,
+        _U8(len(rk)),
+        rk,
+        _PUBLISH_TO_HEADER(1 if mandatory else 0, 0xCE, 2, channel, len(props) + 12, 60, 0, size),
+        props,
+    ]
+    if 0 < size <= frame_max - 8:
+        # The common case: one body frame.
+        parts += (_END_AND_BODY_HEAD(0xCE, 3, channel, size), data, FRAME_END)
+    else:
+        _append_body(parts, channel, data, frame_max)
+    return b"".join(parts)
+
+
+def _body_bytes(body: Body) -> bytes | memoryview:
+    """The body as bytes or a flat byte memoryview (no copy unless it is a str)."""
+    if isinstance(body, bytes):
+        return body
+    if isinstance(body, str):
+        return body.encode()
+    view = memoryview(body)
+    if view.format != "B" or view.ndim != 1:
+        view = view.cast("B")
+    return view
+
+
+def _append_body(
+    parts: list[bytes | memoryview], channel: int, data: bytes | memoryview, frame_max: int
+) -> None:
+    """Close the header frame and add body frames of at most frame_max - 8 bytes."""
+    chunk = frame_max - 8
+    if chunk < 1:
+        raise ValueError(f"frame_max must be greater than 8, not {frame_max}")
+    size = len(data)
+    if size <= chunk:
+        if size:
+            parts += (_END_AND_BODY_HEAD(0xCE, 3, channel, size), data)
+        parts.append(FRAME_END)
+        return
+    view = memoryview(data)
+    for start in range(0, size, chunk):
+        piece = view[start : start + chunk]
+        parts += (_END_AND_BODY_HEAD(0xCE, 3, channel, len(piece)), piece)
+    parts.append(FRAME_END)

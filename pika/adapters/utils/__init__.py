@@ -1,0 +1,1 @@
+"""I/O helpers shared by the callback-style connection adapters."""

@@ -1,0 +1,1 @@
+"""Test-support code: private RabbitMQ nodes, TLS material and a fault-injecting proxy."""
