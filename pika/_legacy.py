@@ -18,8 +18,7 @@ _P = inspect.Parameter
 
 def _signature(*names_and_defaults: tuple[str, Any]) -> inspect.Signature:
     params = [
-        _P(name, _P.POSITIONAL_OR_KEYWORD, default=default)
-        for name, default in names_and_defaults
+        _P(name, _P.POSITIONAL_OR_KEYWORD, default=default) for name, default in names_and_defaults
     ]
     return inspect.Signature(params)
 

@@ -118,7 +118,9 @@ class Channel:
 
     # -- callback registration ------------------------------------------
 
-    def add_callback(self, callback: Callback, replies: Sequence[Any], one_shot: bool = True) -> None:
+    def add_callback(
+        self, callback: Callback, replies: Sequence[Any], one_shot: bool = True
+    ) -> None:
         """``callback(frame)`` when one of the ``replies`` method classes arrives."""
         validators.require_callback(callback)
         for reply in replies:
@@ -128,9 +130,11 @@ class Channel:
     def remove_callback(self, callback: Callback, replies: Sequence[Any] | None = None) -> bool:
         """Forget ``callback`` for ``replies`` (all replies when None); True if found."""
         removed = False
-        keys = list(self._replies) if replies is None else [
-            r if isinstance(r, type) else type(r) for r in replies
-        ]
+        keys = (
+            list(self._replies)
+            if replies is None
+            else [r if isinstance(r, type) else type(r) for r in replies]
+        )
         for key in keys:
             entries = self._replies.get(key, [])
             kept = [entry for entry in entries if entry[0] != callback]
@@ -198,7 +202,9 @@ class Channel:
         self._open_machine().send(spec.Basic.Ack(delivery_tag=delivery_tag, multiple=multiple))
         self.connection._flush()
 
-    def basic_nack(self, delivery_tag: int = 0, multiple: bool = False, requeue: bool = True) -> None:
+    def basic_nack(
+        self, delivery_tag: int = 0, multiple: bool = False, requeue: bool = True
+    ) -> None:
         """Reject one or more deliveries (RabbitMQ extension)."""
         method = spec.Basic.Nack(delivery_tag=delivery_tag, multiple=multiple, requeue=requeue)
         self._open_machine().send(method)
@@ -296,7 +302,9 @@ class Channel:
         """Ask the broker to redeliver unacknowledged messages."""
         self._rpc(spec.Basic.Recover(requeue=requeue), callback, nowait_allowed=False)
 
-    def confirm_delivery(self, ack_nack_callback: Callback, callback: Callback | None = None) -> None:
+    def confirm_delivery(
+        self, ack_nack_callback: Callback, callback: Callback | None = None
+    ) -> None:
         """Enter publisher-confirm mode: ``ack_nack_callback(frame)`` per Ack/Nack."""
         validators.require_callback(ack_nack_callback, "ack_nack_callback")
         machine = self._open_machine()
@@ -582,7 +590,7 @@ class ContentFrameAssembler:
             self._assembler.start(frame_value.method)
         elif isinstance(frame_value, frame.Header):
             self._header_frame = frame_value
-            done = self._assembler.header(frame_value.body_size, frame_value.properties)
+            done = self._assembler.header(frame_value.body_size, frame_value.properties)  # type: ignore[arg-type]
         elif isinstance(frame_value, frame.Body):
             done = self._assembler.body(frame_value.fragment)
         if done is None or self._method_frame is None or self._header_frame is None:

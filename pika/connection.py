@@ -22,11 +22,11 @@ import pika
 from pika import callback as callback_mod
 from pika import channel as channel_mod
 from pika import exceptions, frame, spec
+from pika._callback_list import CallbackList
 from pika._engine import events as ev
 from pika._engine.connection import ConnectionEngine
 from pika._engine.handshake import PRODUCT, HandshakeConfig, client_properties
 from pika._params import ConnectionParameters, Parameters, SSLOptions, URLParameters
-from pika._callback_list import CallbackList
 
 __all__ = [
     "PRODUCT",
@@ -397,7 +397,9 @@ class Connection(abc.ABC):
         }
 
     def _on_delivery(self, event: ev.DeliveryReceived) -> None:
-        event.token(self._channels[event.channel_number], event.method, event.properties, event.body)  # type: ignore[operator]
+        event.token(
+            self._channels[event.channel_number], event.method, event.properties, event.body
+        )  # type: ignore[operator]
 
     def _channel_event(self, event: Any) -> None:
         chan = self._channels.get(event.channel_number)

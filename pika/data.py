@@ -19,7 +19,11 @@ from typing import Any
 
 from pika._wire.errors import SYNTAX_ERROR, MalformedFrameError, truncated
 from pika._wire.primitives import U8, U32, U64, shortstr, text
-from pika.exceptions import InvalidFieldTypeException, UnsupportedAMQPFieldException
+from pika.exceptions import (
+    InvalidFieldTypeException,
+    ShortStringTooLong,
+    UnsupportedAMQPFieldException,
+)
 
 __all__ = [
     "decode_short_string",
@@ -40,6 +44,11 @@ _TAGGED_U64 = struct.Struct(">BQ")
 _DECIMAL = struct.Struct(">BBi")
 _DECIMAL_BODY = struct.Struct(">Bi")
 _EMPTY_TABLE = b"\x00\x00\x00\x00"
+_U32 = U32.unpack_from
+_PATCH_SIZE = U32.pack_into
+_PACK_STR_HEAD = _TAGGED_U32.pack
+_PACK_INT = _TAGGED_I32.pack
+_I32 = struct.Struct(">i").unpack_from
 _INT32_MIN, _INT32_MAX = -(2**31), 2**31 - 1
 
 # Fixed-size numeric tags -> decoder. 'l' is signed like RabbitMQ (pika 1.4);
@@ -87,12 +96,25 @@ def table_bytes(table: Mapping[str, Any] | None, pieces: list[bytes] | None = No
     """Encode a field table with its 32-bit length prefix."""
     if not table:
         return _EMPTY_TABLE
-    parts: list[bytes] = []
+    out = bytearray(4)  # the length is patched in at the end
     for key, value in table.items():
-        name = shortstr(key, "field table key")
-        parts.append(U8.pack(len(name)) + name + value_bytes(value, pieces or parts))
-    body = b"".join(parts)
-    return U32.pack(len(body)) + body
+        name = key.encode() if type(key) is str else shortstr(key, "field table key")
+        if len(name) > 255:
+            raise ShortStringTooLong(name)
+        out.append(len(name))
+        out += name
+        # Inline the two commonest value types; value_bytes handles the rest.
+        kind = type(value)
+        if kind is str:
+            raw = value.encode()
+            out += _PACK_STR_HEAD(83, len(raw))
+            out += raw
+        elif kind is int and _INT32_MIN <= value <= _INT32_MAX:
+            out += _PACK_INT(73, value)
+        else:
+            out += value_bytes(value, [] if pieces is None else pieces)
+    _PATCH_SIZE(out, 0, len(out) - 4)
+    return bytes(out)
 
 
 def value_bytes(value: Any, pieces: list[bytes]) -> bytes:
@@ -193,12 +215,35 @@ def _span(data: bytes | bytearray, pos: int) -> tuple[int, int]:
 
 
 def _table_at(data: bytes | bytearray, pos: int, depth: int) -> tuple[dict[str, Any], int]:
-    pos, end = _span(data, pos)
+    (size,) = _U32(data, pos)
+    pos += 4
+    end = pos + size
+    if end > len(data):
+        raise truncated("field table")
     result: dict[Any, Any] = {}
     while pos < end:
-        key_end = pos + 1 + data[pos]
-        key = text(data[pos + 1 : key_end])
-        result[key], pos = _value_at(data, key_end, depth)
+        stop = pos + 1 + data[pos]
+        raw = data[pos + 1 : stop]
+        try:
+            key: str | bytes = raw.decode()
+        except UnicodeDecodeError:
+            key = bytes(raw)
+        # Inline the two commonest tags; _value_at handles every tag.
+        tag = data[stop]
+        if tag == 83:  # 'S'
+            (size,) = _U32(data, stop + 1)
+            pos = stop + 5 + size
+            raw = data[stop + 5 : pos]
+            try:
+                result[key] = raw.decode()
+            except UnicodeDecodeError:
+                result[key] = bytes(raw)
+        elif tag == 73:  # 'I'
+            result[key] = _I32(data, stop + 1)[0]
+            pos = stop + 5
+        else:
+            result[key], pos = _value_at(data, stop, depth)
+    # A value running past the declared end (or past the data) lands here too.
     if pos != end:
         raise truncated("field table")
     return result, end

@@ -70,7 +70,7 @@ _WRONG_STATE_TEXT = {
 def replies_for(method: amqp_object.Method, nowait: bool) -> tuple[type[amqp_object.Method], ...]:
     """The reply classes a synchronous method waits for (none with nowait)."""
     if nowait and hasattr(method, "nowait"):
-        method.nowait = True  # type: ignore[attr-defined]
+        method.nowait = True
         return ()
     return REPLIES.get(type(method), ())
 
@@ -226,7 +226,7 @@ class ChannelMachine:
         """Handle a content header frame."""
         if self.state is ChannelState.CLOSED:
             return
-        done = self.assembler.header(header.body_size, header.properties)
+        done = self.assembler.header(header.body_size, header.properties)  # type: ignore[arg-type]
         if done is not None:
             self.on_content(done[0], done[1], done[2], events)
 
@@ -323,7 +323,11 @@ class ChannelMachine:
         events.append(ev.RpcReplied(self.number, call.token, method_frame))
 
     def _on_get_ok(
-        self, method: spec.Basic.GetOk, properties: spec.BasicProperties, body: bytes, events: Events
+        self,
+        method: spec.Basic.GetOk,
+        properties: spec.BasicProperties,
+        body: bytes,
+        events: Events,
     ) -> None:
         call = self.rpc.match(method)
         if call is None:
@@ -333,7 +337,7 @@ class ChannelMachine:
         self._release_next()
 
     def _on_orphan_delivery(self, method: spec.Basic.Deliver) -> None:
-        consumer = self.consumers.cancelling.get(method.consumer_tag)
+        consumer = self.consumers.cancelling.get(str(method.consumer_tag))
         if consumer is None:
             if self.state is ChannelState.OPEN:
                 LOGGER.error(

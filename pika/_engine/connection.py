@@ -132,7 +132,9 @@ class ConnectionEngine:
             clock.observe(now)
             if clock.peer_dead(now):
                 text = f"No activity or too many missed heartbeats in the last {clock.interval} seconds"
-                self._request_stream_close(self._locate(exceptions.AMQPHeartbeatTimeout(text)), events)
+                self._request_stream_close(
+                    self._locate(exceptions.AMQPHeartbeatTimeout(text)), events
+                )
                 return events
             if clock.send_due(now):
                 self.outbox.raw(writer.HEARTBEAT_FRAME)
@@ -193,7 +195,9 @@ class ConnectionEngine:
             )
             self._request_stream_close(self._locate(error), events)
             return events
-        self._close_reason = self._locate(exceptions.ConnectionClosedByClient(reply_code, reply_text))
+        self._close_reason = self._locate(
+            exceptions.ConnectionClosedByClient(reply_code, reply_text)
+        )
         for channel in list(self.channels.values()):
             if channel.state in (ChannelState.OPEN, ChannelState.OPENING):
                 channel.close(reply_code, reply_text)
@@ -306,12 +310,12 @@ class ConnectionEngine:
     def _on_start(self, method_frame: frame.Method[Any], events: Events) -> None:
         start: spec.Connection.Start = method_frame.method
         self.state = ConnectionState.START
-        self.server_properties = start.server_properties or {}
+        self.server_properties = dict(start.server_properties or {})
         if (start.version_major, start.version_minor) != (0, 9):
-            error = exceptions.ProtocolVersionMismatch(
+            mismatch = exceptions.ProtocolVersionMismatch(
                 frame.ProtocolHeader(0, 9, 1), (start.version_major, start.version_minor)
             )
-            self._request_stream_close(error, events)
+            self._request_stream_close(mismatch, events)
             return
         reply = start_ok(self.config, start)
         if reply is None:
@@ -338,7 +342,9 @@ class ConnectionEngine:
                 channel_max=self.channel_max, frame_max=self.frame_max, heartbeat=self.heartbeat
             ),
         )
-        self.outbox.method(0, spec.Connection.Open(virtual_host=self.config.virtual_host, insist=True))
+        self.outbox.method(
+            0, spec.Connection.Open(virtual_host=self.config.virtual_host, insist=True)
+        )
         if self.heartbeat > 0:
             self._clock = HeartbeatClock(self.heartbeat)
         events.append(ev.ConnectionTuned(self.channel_max, self.frame_max, self.heartbeat))
@@ -400,11 +406,16 @@ class ConnectionEngine:
             return
         reply_code, reply_text = self._close_pending
         self._close_pending = None
-        self.outbox.method(0, spec.Connection.Close(
-            reply_code=reply_code, reply_text=reply_text, class_id=0, method_id=0
-        ))
+        self.outbox.method(
+            0,
+            spec.Connection.Close(
+                reply_code=reply_code, reply_text=reply_text, class_id=0, method_id=0
+            ),
+        )
 
-    def _protocol_failure(self, reply_code: int, text: str, cause: Exception, events: Events) -> None:
+    def _protocol_failure(
+        self, reply_code: int, text: str, cause: Exception, events: Events
+    ) -> None:
         LOGGER.error("Protocol error from %s: %s", self._describe(), text)
         close = spec.Connection.Close(
             reply_code=reply_code, reply_text=text[:255], class_id=0, method_id=0
@@ -426,7 +437,9 @@ class ConnectionEngine:
         if self.was_open or isinstance(reason, exceptions.ConnectionOpenAborted):
             return self._locate(reason)
         wrap = _STATE_ERRORS.get(self.state)
-        if wrap is not None and isinstance(reason, (exceptions.StreamLostError, exceptions.ConnectionClosedByBroker)):
+        if wrap is not None and isinstance(
+            reason, (exceptions.StreamLostError, exceptions.ConnectionClosedByBroker)
+        ):
             wrapped = wrap(repr(reason))
             wrapped.__cause__ = reason
             return self._locate(wrapped)

@@ -12,9 +12,10 @@ from __future__ import annotations
 import platform
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from pika import spec
+from pika.credentials import Credentials
 
 PRODUCT = "Pika Python Client Library"
 INFORMATION = "See https://pika.rtfd.org"
@@ -27,16 +28,6 @@ CLIENT_CAPABILITIES: Mapping[str, bool] = {
     "exchange_exchange_bindings": True,
     "publisher_confirms": True,
 }
-
-
-class Credentials(Protocol):
-    """What the handshake needs from a credentials object."""
-
-    TYPE: str
-
-    def response_for(self, start: spec.Connection.Start) -> tuple[str | None, bytes | None]: ...
-
-    def erase_credentials(self) -> None: ...
 
 
 HeartbeatChoice = int | None | Callable[[int], int]
@@ -88,7 +79,9 @@ def negotiate_heartbeat(choice: HeartbeatChoice, server: int) -> int:
     return int(choice)
 
 
-def start_ok(config: HandshakeConfig, start: spec.Connection.Start) -> spec.Connection.StartOk | None:
+def start_ok(
+    config: HandshakeConfig, start: spec.Connection.Start
+) -> spec.Connection.StartOk | None:
     """Answer Connection.Start, or None when no SASL mechanism is shared."""
     mechanism, response = config.credentials.response_for(start)
     if mechanism is None:

@@ -23,7 +23,13 @@ _EXPORTS = {
     "SelectConnection": "pika.adapters.select_connection",
 }
 
-__all__ = ["AsyncioConnection", "BaseConnection", "BlockingConnection", "IOLoop", "SelectConnection"]
+__all__ = [
+    "AsyncioConnection",
+    "BaseConnection",
+    "BlockingConnection",
+    "IOLoop",
+    "SelectConnection",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -55,7 +55,9 @@ def test_synchronous_calls_are_serialised_fifo(broker: ScriptedBroker) -> None:
     channel.publish("", "rk", b"overtakes", None, False)
     sent = [type(v).__name__ for _, v in broker.received()]
     assert sent == ["Publish", "ContentHeader", "ContentBody"]  # publish goes out at once
-    [replied] = broker.send(channel.number, pc.Queue.DeclareOk(queue="a", message_count=0, consumer_count=0))
+    [replied] = broker.send(
+        channel.number, pc.Queue.DeclareOk(queue="a", message_count=0, consumer_count=0)
+    )
     assert isinstance(replied, ev.RpcReplied) and replied.token is first
     [(_, declare_b)] = broker.received()
     assert declare_b.queue == "b"
@@ -85,7 +87,7 @@ def test_wrong_state_errors(broker: ScriptedBroker) -> None:
         channel.close(0, "again")
     broker.received()
     broker.send(channel.number, pc.Channel.CloseOk())
-    with pytest.raises(exceptions.ChannelWrongStateError, match="Channel is closed."):
+    with pytest.raises(exceptions.ChannelWrongStateError, match=r"Channel is closed\."):
         channel.get("q", False, None)
 
 
@@ -198,7 +200,9 @@ def test_broker_channel_close(broker: ScriptedBroker) -> None:
     broker.received()
     events = broker.send(
         channel.number,
-        pc.Channel.Close(reply_code=404, reply_text="NOT_FOUND - no queue 'missing'", class_id=0, method_id=0),
+        pc.Channel.Close(
+            reply_code=404, reply_text="NOT_FOUND - no queue 'missing'", class_id=0, method_id=0
+        ),
     )
     assert types(events) == [ev.ChannelClosed]
     error = events[0].error  # type: ignore[union-attr]
@@ -225,7 +229,10 @@ def test_broker_close_while_client_close_in_flight(broker: ScriptedBroker) -> No
     broker.received()
     assert (
         broker.send(
-            channel.number, pc.Channel.Close(reply_code=406, reply_text="PRECONDITION_FAILED", class_id=0, method_id=0)
+            channel.number,
+            pc.Channel.Close(
+                reply_code=406, reply_text="PRECONDITION_FAILED", class_id=0, method_id=0
+            ),
         )
         == []
     )

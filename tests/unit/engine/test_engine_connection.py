@@ -149,7 +149,10 @@ def test_broker_refusing_login_is_probable_authentication_error() -> None:
     start(broker)
     broker.received()
     events = broker.send(
-        0, pc.Connection.Close(reply_code=403, reply_text="ACCESS_REFUSED - Login was refused", class_id=0, method_id=0)
+        0,
+        pc.Connection.Close(
+            reply_code=403, reply_text="ACCESS_REFUSED - Login was refused", class_id=0, method_id=0
+        ),
     )
     assert types(events) == [ev.TransportCloseRequested]
     assert [type(v) for _, v in broker.received()] == [pc.Connection.CloseOk]
@@ -192,7 +195,10 @@ def test_broker_close_reports_channels_then_connection() -> None:
     broker.open_connection()
     number = broker.open_channel()
     events = broker.send(
-        0, pc.Connection.Close(reply_code=320, reply_text="CONNECTION_FORCED - bye", class_id=0, method_id=0)
+        0,
+        pc.Connection.Close(
+            reply_code=320, reply_text="CONNECTION_FORCED - bye", class_id=0, method_id=0
+        ),
     )
     assert types(events) == [ev.TransportCloseRequested]
     assert [type(v) for _, v in broker.received()] == [pc.Connection.CloseOk]

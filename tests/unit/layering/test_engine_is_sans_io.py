@@ -8,7 +8,17 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[3] / "pika"
-FORBIDDEN = {"socket", "select", "selectors", "ssl", "asyncio", "threading", "time", "os", "subprocess"}
+FORBIDDEN = {
+    "socket",
+    "select",
+    "selectors",
+    "ssl",
+    "asyncio",
+    "threading",
+    "time",
+    "os",
+    "subprocess",
+}
 SANS_IO = sorted(
     [*ROOT.joinpath("_engine").glob("*.py"), *ROOT.joinpath("_wire").glob("*.py")]
     + [ROOT / name for name in ("spec.py", "data.py", "frame.py", "amqp_object.py")]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import inspect
+import pickle
 import ssl
 from fractions import Fraction
 from typing import Any
@@ -522,3 +523,13 @@ def test_public_module_names() -> None:
     assert ConnectionParameters._DEFAULT.__qualname__ == "ConnectionParameters._DEFAULT"
     assert issubclass(ConnectionParameters, Parameters)
     assert issubclass(URLParameters, Parameters)
+
+
+def test_pickle_round_trip_through_the_public_module() -> None:
+    params = ConnectionParameters("h", 1, "vh", PlainCredentials("u", "p"), heartbeat=5)
+    clone = pickle.loads(pickle.dumps(params))
+    assert type(clone) is ConnectionParameters
+    assert (clone.host, clone.port, clone.virtual_host, clone.heartbeat) == ("h", 1, "vh", 5)
+    assert clone.credentials == PlainCredentials("u", "p")
+    url_clone = pickle.loads(pickle.dumps(URLParameters("amqp://a:b@x/v")))
+    assert (url_clone.host, url_clone.virtual_host) == ("x", "v")
