@@ -53,6 +53,11 @@ PY_TYPES = {
     "longstr": "str | bytes",
 }
 PROPERTY_TYPES = {"table": "dict[str, Any]"}
+# Short strings that are usually unique per message: not worth memoising.
+UNCACHED_STRINGS = {"message_id", "correlation_id"}
+# Content properties past this many are checked under one combined test,
+# since messages rarely set them.
+TIER = 5
 
 
 @dataclass
@@ -165,11 +170,19 @@ class DecodeWriter:
         self.fmt, self.targets, self.after = "", [], []
 
     def string(self, name: str, fmt: str, as_text: bool) -> None:
-        length = self.local("n")
-        self.fixed(fmt, length)
-        self.flush()
-        self.emit(f"raw = encoded[offset:offset + {length}]")
-        self.emit(f"offset += {length}")
+        self.end_bits()
+        if fmt == "B" and not self.fmt:
+            # A lone length octet: index it instead of a struct call.
+            stop = self.local("stop")
+            self.emit(f"{stop} = offset + 1 + encoded[offset]")
+            self.emit(f"raw = encoded[offset + 1:{stop}]")
+            self.emit(f"offset = {stop}")
+        else:
+            length = self.local("n")
+            self.fixed(fmt, length)
+            self.flush()
+            self.emit(f"raw = encoded[offset:offset + {length}]")
+            self.emit(f"offset += {length}")
         if as_text:
             self.emit("try:")
             self.emit(f"    self.{name} = raw.decode()")
@@ -180,7 +193,7 @@ class DecodeWriter:
 
     def table(self, name: str) -> None:
         self.flush()
-        self.emit(f"self.{name}, offset = _decode_table(encoded, offset)")
+        self.emit(f"self.{name}, offset = _decode_table_at(encoded, offset, 0)")
 
     def add(self, fld: Field) -> None:
         if fld.kind == "bit":
@@ -264,7 +277,27 @@ class EncodeWriter:
 
     def string(self, name: str, fmt: str, helper: str) -> None:
         local = f"s_{name}"
-        self.prelude.append(f"{local} = {helper}(self.{name}, '{self.owner}.{name}')")
+        where = f"'{self.owner}.{name}'"
+        if helper == "_shortstr" and name not in UNCACHED_STRINGS:
+            # Length octet and bytes in one piece, memoised for repeating values.
+            self.prelude += [
+                f"{local} = self.{name}",
+                f"{local} = (_SHORT_CACHE.get({local}) if type({local}) is str else None)"
+                f" or _prefixed_shortstr({local}, {where})",
+            ]
+            self.flush()
+            self.parts.append(local)
+            return
+        if helper == "_shortstr":
+            # Inline the plain-str case; the helper validates everything else.
+            self.prelude += [
+                f"{local} = self.{name}",
+                f"{local} = {local}.encode() if type({local}) is str else _shortstr({local}, {where})",
+                f"if len({local}) > 255:",
+                f"    raise _ShortStringTooLong({local})",
+            ]
+        else:
+            self.prelude.append(f"{local} = {helper}(self.{name}, {where})")
         self.fixed(fmt, f"len({local})")
         self.flush()
         self.parts.append(local)
@@ -403,12 +436,30 @@ def properties_init(fields: list[Field]) -> list[str]:
     return lines
 
 
+def property_blocks(fields: list[Field], render: Any) -> tuple[list[str], list[str]]:
+    """Per-field blocks; fields after the first TIER sit under one guard."""
+    head = [line for bit, fld in enumerate(fields[:TIER]) for line in render(bit, fld, "")]
+    rest = [
+        line
+        for bit, fld in enumerate(fields[TIER:], start=TIER)
+        for line in render(bit, fld, "    ")
+    ]
+    return head, rest
+
+
 def properties_decode(fields: list[Field], ctx: Context, name: str) -> list[str]:
     lines = [
-        "    def decode(  # noqa: PLR0915",
-        f"        self, encoded: bytes | bytearray, offset: int = 0\n    ) -> {name}:",
+        f"    def decode(self, encoded: bytes | bytearray, offset: int = 0) -> {name}:",
         "        if self.__dict__:",
         "            self.__dict__.clear()",
+        "        if self._decode_at(encoded, offset) > len(encoded):",
+        "            raise _truncated(self.NAME)",
+        "        return self",
+        "",
+        "    def _decode_at(  # noqa: PLR0915",
+        "        self, encoded: bytes | bytearray, offset: int",
+        "    ) -> int:",
+        '        """Decode into a fresh instance; return the offset past the properties."""',
         "        try:",
         "            (flags,) = _S_H.unpack_from(encoded, offset)",
         "            offset += 2",
@@ -418,31 +469,51 @@ def properties_decode(fields: list[Field], ctx: Context, name: str) -> list[str]
         "                offset += 2",
     ]
     ctx.structs.name("H")
-    for bit, fld in enumerate(fields):
-        writer = DecodeWriter(ctx.structs, " " * 16)
+
+    def render(bit: int, fld: Field, extra: str) -> list[str]:
+        writer = DecodeWriter(ctx.structs, " " * 16 + extra)
         writer.add(fld)
         writer.flush()
-        lines += [f"            if flags & 0x{1 << (15 - bit):04X}:", *writer.lines]
-    return [*lines, *decode_tail()]
+        return [f"            {extra}if flags & 0x{1 << (15 - bit):04X}:", *writer.lines]
+
+    head, rest = property_blocks(fields, render)
+    rest_mask = sum(1 << (15 - bit) for bit in range(TIER, len(fields)))
+    lines += [*head, f"            if flags & 0x{rest_mask:04X}:", *rest]
+    return [
+        *lines,
+        "        except (IndexError, struct.error) as exc:",
+        "            raise _truncated(self.NAME) from exc",
+        "        return offset",
+    ]
 
 
 def properties_encode(fields: list[Field], ctx: Context, name: str) -> list[str]:
     lines = [
         "    def encode(self) -> list[bytes]:  # noqa: PLR0915",
+        "        # Unset properties are not in __dict__: count down to skip the tail.",
+        "        left = len(self.__dict__)",
+        "        if not left:",
+        "            return [b'\\x00\\x00']",
         "        flags = 0",
-        "        parts: list[bytes] = []",
+        "        parts: list[bytes] = [b'']  # the flag word goes first",
     ]
-    for bit, fld in enumerate(fields):
+
+    def render(bit: int, fld: Field, extra: str) -> list[str]:
         writer = EncodeWriter(ctx.structs, name)
         writer.add(fld)
         expression = writer.expression()
-        lines += [
-            f"        if self.{fld.name} is not None:",
-            f"            flags |= 0x{1 << (15 - bit):04X}",
-            *[f"            {line}" for line in writer.prelude],
-            f"            parts.append({expression})",
+        pad = "            " + extra
+        return [
+            f"        {extra}if self.{fld.name} is not None:",
+            f"{pad}flags |= 0x{1 << (15 - bit):04X}",
+            f"{pad}left -= 1",
+            *[f"{pad}{line}" for line in writer.prelude],
+            f"{pad}parts.append({expression})",
         ]
-    return [*lines, "        return [_S_H.pack(flags) + b''.join(parts)]"]
+
+    head, rest = property_blocks(fields, render)
+    lines += [*head, "        if left > 0:", *rest]
+    return [*lines, "        parts[0] = _S_H.pack(flags)", "        return [b''.join(parts)]"]
 
 
 # -- module -------------------------------------------------------------------
@@ -543,10 +614,13 @@ from typing import Any, ClassVar
 
 from pika import amqp_object
 from pika._wire.errors import truncated as _truncated
+from pika._wire.primitives import SHORT_CACHE as _SHORT_CACHE
 from pika._wire.primitives import longstr as _longstr
+from pika._wire.primitives import prefixed_shortstr as _prefixed_shortstr
 from pika._wire.primitives import shortstr as _shortstr
-from pika.data import decode_table as _decode_table
+from pika.data import decode_table_at as _decode_table_at
 from pika.data import table_bytes as _table_bytes
+from pika.exceptions import ShortStringTooLong as _ShortStringTooLong
 '''
 
 

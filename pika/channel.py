@@ -62,6 +62,8 @@ class Channel:
         self._on_flow = CallbackList("flow")
         self._on_return = CallbackList("return")
         self._ack_nack_callback: Callback | None = None
+        # Faces that settle each publish themselves (Twisted) get the engine's event here.
+        self._confirm_listener: Callable[[ev.PublishConfirmed], None] | None = None
         self._replies: dict[type, list[list[Any]]] = {}
         self._handlers: dict[type, Callable[[Any], None]] = {
             ev.ChannelOpened: self._on_opened,
@@ -227,11 +229,23 @@ class Channel:
         mandatory: bool = False,
     ) -> None:
         """Publish a message; returns before it is written (see add_on_return_callback)."""
+        self._publish(exchange, routing_key, body, properties, mandatory)
+
+    def _publish(
+        self,
+        exchange: str,
+        routing_key: str,
+        body: bytes | str,
+        properties: spec.BasicProperties | None,
+        mandatory: bool,
+    ) -> int:
+        """basic_publish for faces: returns the confirm tag (0 outside confirm mode)."""
         machine = self._machine
         if machine is None:
             raise exceptions.ChannelWrongStateError("Channel is closed.")
-        machine.publish(exchange, routing_key, body, properties, mandatory)
+        tag = machine.publish(exchange, routing_key, body, properties, mandatory)
         self.connection._flush()
+        return tag
 
     # -- consumers and get ----------------------------------------------
 
@@ -476,6 +490,13 @@ class Channel:
 
     # -- internals --------------------------------------------------------
 
+    def _next_publish_tag(self) -> int | None:
+        """The confirm tag the next publish will get; None outside confirm mode."""
+        machine = self._machine
+        if machine is None or not machine.confirms.enabled:
+            return None
+        return machine.confirms.next_tag
+
     def _open_machine(self) -> ChannelMachine:
         machine = self._machine
         if machine is None:
@@ -546,6 +567,8 @@ class Channel:
     def _on_confirmed(self, event: ev.PublishConfirmed) -> None:
         if self._ack_nack_callback is not None:
             self._ack_nack_callback(event.frame)
+        if self._confirm_listener is not None:
+            self._confirm_listener(event)
         if self._replies:
             self._run_replies(event.frame)
 

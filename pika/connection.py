@@ -84,7 +84,7 @@ class Connection(abc.ABC):
         self._on_unblocked = CallbackList("on_connection_unblocked")
         self._backpressure = CallbackList("backpressure")
         self._backpressure_multiplier = 10
-        self._on_open_error.add(_raise_open_error)
+        self._raise_open_error = True  # pika's default: re-raise unless removed
         if on_open_callback is not None:
             self.add_on_open_callback(on_open_callback)
         if on_open_error_callback is not None:
@@ -240,7 +240,7 @@ class Connection(abc.ABC):
         """``callback(connection, exc)`` if the connection fails before it opens."""
         _checked(callback)
         if remove_default:
-            self._on_open_error.remove(_raise_open_error)
+            self._raise_open_error = False
         self._on_open_error.add(callback)
 
     def add_on_close_callback(self, callback: Callback) -> None:
@@ -354,6 +354,13 @@ class Connection(abc.ABC):
 
     # -- internals shared with Channel ------------------------------------
 
+    def _abort(self, error: Exception) -> None:
+        """Drop the stream now and report ``error`` as the close reason (no AMQP close).
+
+        A hook for wrapper faces (the thread-safe Connection's WorkQueueFullError).
+        """
+        self._dispatch(self._engine.abort(error))
+
     def _flush(self) -> None:
         """Hand queued bytes to the adapter (deferred while dispatching events)."""
         if self._dispatch_depth:
@@ -446,6 +453,8 @@ class Connection(abc.ABC):
         else:
             LOGGER.error("Connection could not be opened: %r", event.error)
             self._on_open_error.run(self, event.error)
+            if self._raise_open_error:
+                raise event.error
 
     # -- heartbeat / blocked timer ---------------------------------------
 
@@ -522,11 +531,6 @@ def _call_heartbeat(user_callable: Callback, connection: Connection, server_valu
     return validated
 
 
-def _raise_open_error(connection: Connection, error: Exception) -> None:
-    """Default open-error handler: re-raise the failure."""
-    raise error
-
-
 def _checked(callback: Callback) -> Callback:
     if not callable(callback):
         raise TypeError(f"callback must be callable, got {callback!r}")
@@ -538,7 +542,7 @@ def _private_copy(parameters: Parameters | None) -> Parameters:
     if parameters is None:
         return Parameters()
     if not isinstance(parameters, Parameters):
-        raise ValueError(f"Expected instance of Parameters, not {parameters!r}")
+        raise ValueError(f"Expected instance of Parameters, not {type(parameters).__name__}")
     ssl_options = parameters.ssl_options
     parameters.ssl_options = None
     try:

@@ -18,12 +18,8 @@ from decimal import Decimal
 from typing import Any
 
 from pika._wire.errors import SYNTAX_ERROR, MalformedFrameError, truncated
-from pika._wire.primitives import U8, U32, U64, shortstr, text
-from pika.exceptions import (
-    InvalidFieldTypeException,
-    ShortStringTooLong,
-    UnsupportedAMQPFieldException,
-)
+from pika._wire.primitives import SHORT_CACHE, U8, U32, U64, prefixed_shortstr, shortstr, text
+from pika.exceptions import InvalidFieldTypeException, UnsupportedAMQPFieldException
 
 __all__ = [
     "decode_short_string",
@@ -45,7 +41,7 @@ _DECIMAL = struct.Struct(">BBi")
 _DECIMAL_BODY = struct.Struct(">Bi")
 _EMPTY_TABLE = b"\x00\x00\x00\x00"
 _U32 = U32.unpack_from
-_PATCH_SIZE = U32.pack_into
+_PACK_SIZE = U32.pack
 _PACK_STR_HEAD = _TAGGED_U32.pack
 _PACK_INT = _TAGGED_I32.pack
 _I32 = struct.Struct(">i").unpack_from
@@ -96,25 +92,22 @@ def table_bytes(table: Mapping[str, Any] | None, pieces: list[bytes] | None = No
     """Encode a field table with its 32-bit length prefix."""
     if not table:
         return _EMPTY_TABLE
-    out = bytearray(4)  # the length is patched in at the end
+    parts: list[bytes] = []
     for key, value in table.items():
-        name = key.encode() if type(key) is str else shortstr(key, "field table key")
-        if len(name) > 255:
-            raise ShortStringTooLong(name)
-        out.append(len(name))
-        out += name
+        name = (SHORT_CACHE.get(key) if type(key) is str else None) or prefixed_shortstr(
+            key, "field table key"
+        )
         # Inline the two commonest value types; value_bytes handles the rest.
         kind = type(value)
         if kind is str:
             raw = value.encode()
-            out += _PACK_STR_HEAD(83, len(raw))
-            out += raw
+            parts += (name, _PACK_STR_HEAD(83, len(raw)), raw)
         elif kind is int and _INT32_MIN <= value <= _INT32_MAX:
-            out += _PACK_INT(73, value)
+            parts += (name, _PACK_INT(73, value))
         else:
-            out += value_bytes(value, [] if pieces is None else pieces)
-    _PATCH_SIZE(out, 0, len(out) - 4)
-    return bytes(out)
+            parts += (name, value_bytes(value, parts if pieces is None else pieces))
+    body = b"".join(parts)
+    return _PACK_SIZE(len(body)) + body
 
 
 def value_bytes(value: Any, pieces: list[bytes]) -> bytes:
@@ -192,7 +185,7 @@ def decode_short_string(encoded: bytes | bytearray, offset: int) -> tuple[str | 
 def decode_table(encoded: bytes | bytearray, offset: int) -> tuple[dict[str, Any], int]:
     """Decode a field table; return it and the offset just past it."""
     try:
-        return _table_at(encoded, offset, 0)
+        return decode_table_at(encoded, offset, 0)
     except (IndexError, struct.error) as exc:
         raise truncated("field table") from exc
 
@@ -214,7 +207,13 @@ def _span(data: bytes | bytearray, pos: int) -> tuple[int, int]:
     return pos + 4, end
 
 
-def _table_at(data: bytes | bytearray, pos: int, depth: int) -> tuple[dict[str, Any], int]:
+def decode_table_at(
+    data: bytes | bytearray, pos: int, depth: int
+) -> tuple[dict[str, Any], int]:
+    """decode_table without the exception translation (for generated code).
+
+    May raise IndexError or struct.error on truncated input; callers wrap them.
+    """
     (size,) = _U32(data, pos)
     pos += 4
     end = pos + size
@@ -275,7 +274,7 @@ def _value_at(data: bytes | bytearray, pos: int, depth: int) -> tuple[Any, int]:
         if depth >= MAX_NESTING:
             raise MalformedFrameError(SYNTAX_ERROR, "field table nested too deeply")
         if tag == 70:
-            return _table_at(data, pos, depth + 1)
+            return decode_table_at(data, pos, depth + 1)
         return _array_at(data, pos, depth + 1)
     if tag == 120:  # 'x'
         start, end = _span(data, pos)

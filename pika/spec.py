@@ -19,10 +19,13 @@ from typing import Any, ClassVar
 
 from pika import amqp_object
 from pika._wire.errors import truncated as _truncated
+from pika._wire.primitives import SHORT_CACHE as _SHORT_CACHE
 from pika._wire.primitives import longstr as _longstr
+from pika._wire.primitives import prefixed_shortstr as _prefixed_shortstr
 from pika._wire.primitives import shortstr as _shortstr
-from pika.data import decode_table as _decode_table
+from pika.data import decode_table_at as _decode_table_at
 from pika.data import table_bytes as _table_bytes
+from pika.exceptions import ShortStringTooLong as _ShortStringTooLong
 
 PROTOCOL_VERSION = (0, 9, 1)
 PORT = 5672
@@ -96,7 +99,7 @@ class Connection(amqp_object.Class):
             try:
                 (self.version_major, self.version_minor) = _S_BB.unpack_from(encoded, offset)
                 offset += 2
-                self.server_properties, offset = _decode_table(encoded, offset)
+                self.server_properties, offset = _decode_table_at(encoded, offset, 0)
                 (n1,) = _S_I.unpack_from(encoded, offset)
                 offset += 4
                 raw = encoded[offset:offset + n1]
@@ -133,11 +136,10 @@ class Connection(amqp_object.Class):
 
         def decode(self, encoded: bytes | bytearray, offset: int = 0) -> Connection.StartOk:
             try:
-                self.client_properties, offset = _decode_table(encoded, offset)
-                n1 = encoded[offset]
-                offset += 1
-                raw = encoded[offset:offset + n1]
-                offset += n1
+                self.client_properties, offset = _decode_table_at(encoded, offset, 0)
+                stop1 = offset + 1 + encoded[offset]
+                raw = encoded[offset + 1:stop1]
+                offset = stop1
                 try:
                     self.mechanism = raw.decode()
                 except UnicodeDecodeError:
@@ -147,10 +149,9 @@ class Connection(amqp_object.Class):
                 raw = encoded[offset:offset + n2]
                 offset += n2
                 self.response = bytes(raw)
-                n3 = encoded[offset]
-                offset += 1
-                raw = encoded[offset:offset + n3]
-                offset += n3
+                stop3 = offset + 1 + encoded[offset]
+                raw = encoded[offset + 1:stop3]
+                offset = stop3
                 try:
                     self.locale = raw.decode()
                 except UnicodeDecodeError:
@@ -162,10 +163,12 @@ class Connection(amqp_object.Class):
             return self
 
         def encode(self) -> list[bytes]:
-            s_mechanism = _shortstr(self.mechanism, 'Connection.StartOk.mechanism')
+            s_mechanism = self.mechanism
+            s_mechanism = (_SHORT_CACHE.get(s_mechanism) if type(s_mechanism) is str else None) or _prefixed_shortstr(s_mechanism, 'Connection.StartOk.mechanism')
             s_response = _longstr(self.response, 'Connection.StartOk.response')
-            s_locale = _shortstr(self.locale, 'Connection.StartOk.locale')
-            return [b''.join((_table_bytes(self.client_properties), _S_B.pack(len(s_mechanism)), s_mechanism, _S_I.pack(len(s_response)), s_response, _S_B.pack(len(s_locale)), s_locale))]
+            s_locale = self.locale
+            s_locale = (_SHORT_CACHE.get(s_locale) if type(s_locale) is str else None) or _prefixed_shortstr(s_locale, 'Connection.StartOk.locale')
+            return [b''.join((_table_bytes(self.client_properties), s_mechanism, _S_I.pack(len(s_response)), s_response, s_locale))]
 
     class Secure(amqp_object.Method):
         """Connection.Secure (10, 20): synchronous."""
@@ -285,18 +288,16 @@ class Connection(amqp_object.Class):
 
         def decode(self, encoded: bytes | bytearray, offset: int = 0) -> Connection.Open:
             try:
-                n1 = encoded[offset]
-                offset += 1
-                raw = encoded[offset:offset + n1]
-                offset += n1
+                stop1 = offset + 1 + encoded[offset]
+                raw = encoded[offset + 1:stop1]
+                offset = stop1
                 try:
                     self.virtual_host = raw.decode()
                 except UnicodeDecodeError:
                     self.virtual_host = bytes(raw)
-                n2 = encoded[offset]
-                offset += 1
-                raw = encoded[offset:offset + n2]
-                offset += n2
+                stop2 = offset + 1 + encoded[offset]
+                raw = encoded[offset + 1:stop2]
+                offset = stop2
                 try:
                     self.capabilities = raw.decode()
                 except UnicodeDecodeError:
@@ -311,9 +312,11 @@ class Connection(amqp_object.Class):
             return self
 
         def encode(self) -> list[bytes]:
-            s_virtual_host = _shortstr(self.virtual_host, 'Connection.Open.virtual_host')
-            s_capabilities = _shortstr(self.capabilities, 'Connection.Open.capabilities')
-            return [b''.join((_S_B.pack(len(s_virtual_host)), s_virtual_host, _S_B.pack(len(s_capabilities)), s_capabilities, _S_B.pack(1 if self.insist else 0)))]
+            s_virtual_host = self.virtual_host
+            s_virtual_host = (_SHORT_CACHE.get(s_virtual_host) if type(s_virtual_host) is str else None) or _prefixed_shortstr(s_virtual_host, 'Connection.Open.virtual_host')
+            s_capabilities = self.capabilities
+            s_capabilities = (_SHORT_CACHE.get(s_capabilities) if type(s_capabilities) is str else None) or _prefixed_shortstr(s_capabilities, 'Connection.Open.capabilities')
+            return [s_virtual_host + s_capabilities + _S_B.pack(1 if self.insist else 0)]
 
     class OpenOk(amqp_object.Method):
         """Connection.OpenOk (10, 41): asynchronous."""
@@ -327,10 +330,9 @@ class Connection(amqp_object.Class):
 
         def decode(self, encoded: bytes | bytearray, offset: int = 0) -> Connection.OpenOk:
             try:
-                n1 = encoded[offset]
-                offset += 1
-                raw = encoded[offset:offset + n1]
-                offset += n1
+                stop1 = offset + 1 + encoded[offset]
+                raw = encoded[offset + 1:stop1]
+                offset = stop1
                 try:
                     self.known_hosts = raw.decode()
                 except UnicodeDecodeError:
@@ -342,8 +344,9 @@ class Connection(amqp_object.Class):
             return self
 
         def encode(self) -> list[bytes]:
-            s_known_hosts = _shortstr(self.known_hosts, 'Connection.OpenOk.known_hosts')
-            return [_S_B.pack(len(s_known_hosts)) + s_known_hosts]
+            s_known_hosts = self.known_hosts
+            s_known_hosts = (_SHORT_CACHE.get(s_known_hosts) if type(s_known_hosts) is str else None) or _prefixed_shortstr(s_known_hosts, 'Connection.OpenOk.known_hosts')
+            return [s_known_hosts]
 
     class Close(amqp_object.Method):
         """Connection.Close (10, 50): synchronous."""
@@ -377,8 +380,9 @@ class Connection(amqp_object.Class):
             return self
 
         def encode(self) -> list[bytes]:
-            s_reply_text = _shortstr(self.reply_text, 'Connection.Close.reply_text')
-            return [_S_HB.pack(self.reply_code, len(s_reply_text)) + s_reply_text + _S_HH.pack(self.class_id, self.method_id)]
+            s_reply_text = self.reply_text
+            s_reply_text = (_SHORT_CACHE.get(s_reply_text) if type(s_reply_text) is str else None) or _prefixed_shortstr(s_reply_text, 'Connection.Close.reply_text')
+            return [_S_H.pack(self.reply_code) + s_reply_text + _S_HH.pack(self.class_id, self.method_id)]
 
     class CloseOk(amqp_object.Method):
         """Connection.CloseOk (10, 51): asynchronous."""
@@ -405,10 +409,9 @@ class Connection(amqp_object.Class):
 
         def decode(self, encoded: bytes | bytearray, offset: int = 0) -> Connection.Blocked:
             try:
-                n1 = encoded[offset]
-                offset += 1
-                raw = encoded[offset:offset + n1]
-                offset += n1
+                stop1 = offset + 1 + encoded[offset]
+                raw = encoded[offset + 1:stop1]
+                offset = stop1
                 try:
                     self.reason = raw.decode()
                 except UnicodeDecodeError:
@@ -420,8 +423,9 @@ class Connection(amqp_object.Class):
             return self
 
         def encode(self) -> list[bytes]:
-            s_reason = _shortstr(self.reason, 'Connection.Blocked.reason')
-            return [_S_B.pack(len(s_reason)) + s_reason]
+            s_reason = self.reason
+            s_reason = (_SHORT_CACHE.get(s_reason) if type(s_reason) is str else None) or _prefixed_shortstr(s_reason, 'Connection.Blocked.reason')
+            return [s_reason]
 
     class Unblocked(amqp_object.Method):
         """Connection.Unblocked (10, 61): asynchronous."""
@@ -454,10 +458,9 @@ class Connection(amqp_object.Class):
                 raw = encoded[offset:offset + n1]
                 offset += n1
                 self.new_secret = bytes(raw)
-                n2 = encoded[offset]
-                offset += 1
-                raw = encoded[offset:offset + n2]
-                offset += n2
+                stop2 = offset + 1 + encoded[offset]
+                raw = encoded[offset + 1:stop2]
+                offset = stop2
                 try:
                     self.reason = raw.decode()
                 except UnicodeDecodeError:
@@ -470,8 +473,9 @@ class Connection(amqp_object.Class):
 
         def encode(self) -> list[bytes]:
             s_new_secret = _longstr(self.new_secret, 'Connection.UpdateSecret.new_secret')
-            s_reason = _shortstr(self.reason, 'Connection.UpdateSecret.reason')
-            return [b''.join((_S_I.pack(len(s_new_secret)), s_new_secret, _S_B.pack(len(s_reason)), s_reason))]
+            s_reason = self.reason
+            s_reason = (_SHORT_CACHE.get(s_reason) if type(s_reason) is str else None) or _prefixed_shortstr(s_reason, 'Connection.UpdateSecret.reason')
+            return [_S_I.pack(len(s_new_secret)) + s_new_secret + s_reason]
 
     class UpdateSecretOk(amqp_object.Method):
         """Connection.UpdateSecretOk (10, 71): asynchronous."""
@@ -505,10 +509,9 @@ class Channel(amqp_object.Class):
 
         def decode(self, encoded: bytes | bytearray, offset: int = 0) -> Channel.Open:
             try:
-                n1 = encoded[offset]
-                offset += 1
-                raw = encoded[offset:offset + n1]
-                offset += n1
+                stop1 = offset + 1 + encoded[offset]
+                raw = encoded[offset + 1:stop1]
+                offset = stop1
                 try:
                     self.out_of_band = raw.decode()
                 except UnicodeDecodeError:
@@ -520,8 +523,9 @@ class Channel(amqp_object.Class):
             return self
 
         def encode(self) -> list[bytes]:
-            s_out_of_band = _shortstr(self.out_of_band, 'Channel.Open.out_of_band')
-            return [_S_B.pack(len(s_out_of_band)) + s_out_of_band]
+            s_out_of_band = self.out_of_band
+            s_out_of_band = (_SHORT_CACHE.get(s_out_of_band) if type(s_out_of_band) is str else None) or _prefixed_shortstr(s_out_of_band, 'Channel.Open.out_of_band')
+            return [s_out_of_band]
 
     class OpenOk(amqp_object.Method):
         """Channel.OpenOk (20, 11): asynchronous."""
@@ -630,8 +634,9 @@ class Channel(amqp_object.Class):
             return self
 
         def encode(self) -> list[bytes]:
-            s_reply_text = _shortstr(self.reply_text, 'Channel.Close.reply_text')
-            return [_S_HB.pack(self.reply_code, len(s_reply_text)) + s_reply_text + _S_HH.pack(self.class_id, self.method_id)]
+            s_reply_text = self.reply_text
+            s_reply_text = (_SHORT_CACHE.get(s_reply_text) if type(s_reply_text) is str else None) or _prefixed_shortstr(s_reply_text, 'Channel.Close.reply_text')
+            return [_S_H.pack(self.reply_code) + s_reply_text + _S_HH.pack(self.class_id, self.method_id)]
 
     class CloseOk(amqp_object.Method):
         """Channel.CloseOk (20, 41): asynchronous."""
@@ -670,10 +675,9 @@ class Access(amqp_object.Class):
 
         def decode(self, encoded: bytes | bytearray, offset: int = 0) -> Access.Request:
             try:
-                n1 = encoded[offset]
-                offset += 1
-                raw = encoded[offset:offset + n1]
-                offset += n1
+                stop1 = offset + 1 + encoded[offset]
+                raw = encoded[offset + 1:stop1]
+                offset = stop1
                 try:
                     self.realm = raw.decode()
                 except UnicodeDecodeError:
@@ -692,8 +696,9 @@ class Access(amqp_object.Class):
             return self
 
         def encode(self) -> list[bytes]:
-            s_realm = _shortstr(self.realm, 'Access.Request.realm')
-            return [_S_B.pack(len(s_realm)) + s_realm + _S_B.pack((1 if self.exclusive else 0) | (2 if self.passive else 0) | (4 if self.active else 0) | (8 if self.write else 0) | (16 if self.read else 0))]
+            s_realm = self.realm
+            s_realm = (_SHORT_CACHE.get(s_realm) if type(s_realm) is str else None) or _prefixed_shortstr(s_realm, 'Access.Request.realm')
+            return [s_realm + _S_B.pack((1 if self.exclusive else 0) | (2 if self.passive else 0) | (4 if self.active else 0) | (8 if self.write else 0) | (16 if self.read else 0))]
 
     class RequestOk(amqp_object.Method):
         """Access.RequestOk (30, 11): asynchronous."""
@@ -753,10 +758,9 @@ class Exchange(amqp_object.Class):
                     self.exchange = raw.decode()
                 except UnicodeDecodeError:
                     self.exchange = bytes(raw)
-                n2 = encoded[offset]
-                offset += 1
-                raw = encoded[offset:offset + n2]
-                offset += n2
+                stop2 = offset + 1 + encoded[offset]
+                raw = encoded[offset + 1:stop2]
+                offset = stop2
                 try:
                     self.type = raw.decode()
                 except UnicodeDecodeError:
@@ -768,7 +772,7 @@ class Exchange(amqp_object.Class):
                 self.auto_delete = bool(bits3 & 4)
                 self.internal = bool(bits3 & 8)
                 self.nowait = bool(bits3 & 16)
-                self.arguments, offset = _decode_table(encoded, offset)
+                self.arguments, offset = _decode_table_at(encoded, offset, 0)
             except (IndexError, struct.error) as exc:
                 raise _truncated(self.NAME) from exc
             if offset > len(encoded):
@@ -776,9 +780,11 @@ class Exchange(amqp_object.Class):
             return self
 
         def encode(self) -> list[bytes]:
-            s_exchange = _shortstr(self.exchange, 'Exchange.Declare.exchange')
-            s_type = _shortstr(self.type, 'Exchange.Declare.type')
-            return [b''.join((_S_HB.pack(self.ticket, len(s_exchange)), s_exchange, _S_B.pack(len(s_type)), s_type, _S_B.pack((1 if self.passive else 0) | (2 if self.durable else 0) | (4 if self.auto_delete else 0) | (8 if self.internal else 0) | (16 if self.nowait else 0)), _table_bytes(self.arguments)))]
+            s_exchange = self.exchange
+            s_exchange = (_SHORT_CACHE.get(s_exchange) if type(s_exchange) is str else None) or _prefixed_shortstr(s_exchange, 'Exchange.Declare.exchange')
+            s_type = self.type
+            s_type = (_SHORT_CACHE.get(s_type) if type(s_type) is str else None) or _prefixed_shortstr(s_type, 'Exchange.Declare.type')
+            return [b''.join((_S_H.pack(self.ticket), s_exchange, s_type, _S_B.pack((1 if self.passive else 0) | (2 if self.durable else 0) | (4 if self.auto_delete else 0) | (8 if self.internal else 0) | (16 if self.nowait else 0)), _table_bytes(self.arguments)))]
 
     class DeclareOk(amqp_object.Method):
         """Exchange.DeclareOk (40, 11): asynchronous."""
@@ -827,8 +833,9 @@ class Exchange(amqp_object.Class):
             return self
 
         def encode(self) -> list[bytes]:
-            s_exchange = _shortstr(self.exchange, 'Exchange.Delete.exchange')
-            return [_S_HB.pack(self.ticket, len(s_exchange)) + s_exchange + _S_B.pack((1 if self.if_unused else 0) | (2 if self.nowait else 0))]
+            s_exchange = self.exchange
+            s_exchange = (_SHORT_CACHE.get(s_exchange) if type(s_exchange) is str else None) or _prefixed_shortstr(s_exchange, 'Exchange.Delete.exchange')
+            return [_S_H.pack(self.ticket) + s_exchange + _S_B.pack((1 if self.if_unused else 0) | (2 if self.nowait else 0))]
 
     class DeleteOk(amqp_object.Method):
         """Exchange.DeleteOk (40, 21): asynchronous."""
@@ -868,18 +875,16 @@ class Exchange(amqp_object.Class):
                     self.destination = raw.decode()
                 except UnicodeDecodeError:
                     self.destination = bytes(raw)
-                n2 = encoded[offset]
-                offset += 1
-                raw = encoded[offset:offset + n2]
-                offset += n2
+                stop2 = offset + 1 + encoded[offset]
+                raw = encoded[offset + 1:stop2]
+                offset = stop2
                 try:
                     self.source = raw.decode()
                 except UnicodeDecodeError:
                     self.source = bytes(raw)
-                n3 = encoded[offset]
-                offset += 1
-                raw = encoded[offset:offset + n3]
-                offset += n3
+                stop3 = offset + 1 + encoded[offset]
+                raw = encoded[offset + 1:stop3]
+                offset = stop3
                 try:
                     self.routing_key = raw.decode()
                 except UnicodeDecodeError:
@@ -887,7 +892,7 @@ class Exchange(amqp_object.Class):
                 bits4 = encoded[offset]
                 offset += 1
                 self.nowait = bool(bits4 & 1)
-                self.arguments, offset = _decode_table(encoded, offset)
+                self.arguments, offset = _decode_table_at(encoded, offset, 0)
             except (IndexError, struct.error) as exc:
                 raise _truncated(self.NAME) from exc
             if offset > len(encoded):
@@ -895,10 +900,13 @@ class Exchange(amqp_object.Class):
             return self
 
         def encode(self) -> list[bytes]:
-            s_destination = _shortstr(self.destination, 'Exchange.Bind.destination')
-            s_source = _shortstr(self.source, 'Exchange.Bind.source')
-            s_routing_key = _shortstr(self.routing_key, 'Exchange.Bind.routing_key')
-            return [b''.join((_S_HB.pack(self.ticket, len(s_destination)), s_destination, _S_B.pack(len(s_source)), s_source, _S_B.pack(len(s_routing_key)), s_routing_key, _S_B.pack(1 if self.nowait else 0), _table_bytes(self.arguments)))]
+            s_destination = self.destination
+            s_destination = (_SHORT_CACHE.get(s_destination) if type(s_destination) is str else None) or _prefixed_shortstr(s_destination, 'Exchange.Bind.destination')
+            s_source = self.source
+            s_source = (_SHORT_CACHE.get(s_source) if type(s_source) is str else None) or _prefixed_shortstr(s_source, 'Exchange.Bind.source')
+            s_routing_key = self.routing_key
+            s_routing_key = (_SHORT_CACHE.get(s_routing_key) if type(s_routing_key) is str else None) or _prefixed_shortstr(s_routing_key, 'Exchange.Bind.routing_key')
+            return [b''.join((_S_H.pack(self.ticket), s_destination, s_source, s_routing_key, _S_B.pack(1 if self.nowait else 0), _table_bytes(self.arguments)))]
 
     class BindOk(amqp_object.Method):
         """Exchange.BindOk (40, 31): asynchronous."""
@@ -938,18 +946,16 @@ class Exchange(amqp_object.Class):
                     self.destination = raw.decode()
                 except UnicodeDecodeError:
                     self.destination = bytes(raw)
-                n2 = encoded[offset]
-                offset += 1
-                raw = encoded[offset:offset + n2]
-                offset += n2
+                stop2 = offset + 1 + encoded[offset]
+                raw = encoded[offset + 1:stop2]
+                offset = stop2
                 try:
                     self.source = raw.decode()
                 except UnicodeDecodeError:
                     self.source = bytes(raw)
-                n3 = encoded[offset]
-                offset += 1
-                raw = encoded[offset:offset + n3]
-                offset += n3
+                stop3 = offset + 1 + encoded[offset]
+                raw = encoded[offset + 1:stop3]
+                offset = stop3
                 try:
                     self.routing_key = raw.decode()
                 except UnicodeDecodeError:
@@ -957,7 +963,7 @@ class Exchange(amqp_object.Class):
                 bits4 = encoded[offset]
                 offset += 1
                 self.nowait = bool(bits4 & 1)
-                self.arguments, offset = _decode_table(encoded, offset)
+                self.arguments, offset = _decode_table_at(encoded, offset, 0)
             except (IndexError, struct.error) as exc:
                 raise _truncated(self.NAME) from exc
             if offset > len(encoded):
@@ -965,10 +971,13 @@ class Exchange(amqp_object.Class):
             return self
 
         def encode(self) -> list[bytes]:
-            s_destination = _shortstr(self.destination, 'Exchange.Unbind.destination')
-            s_source = _shortstr(self.source, 'Exchange.Unbind.source')
-            s_routing_key = _shortstr(self.routing_key, 'Exchange.Unbind.routing_key')
-            return [b''.join((_S_HB.pack(self.ticket, len(s_destination)), s_destination, _S_B.pack(len(s_source)), s_source, _S_B.pack(len(s_routing_key)), s_routing_key, _S_B.pack(1 if self.nowait else 0), _table_bytes(self.arguments)))]
+            s_destination = self.destination
+            s_destination = (_SHORT_CACHE.get(s_destination) if type(s_destination) is str else None) or _prefixed_shortstr(s_destination, 'Exchange.Unbind.destination')
+            s_source = self.source
+            s_source = (_SHORT_CACHE.get(s_source) if type(s_source) is str else None) or _prefixed_shortstr(s_source, 'Exchange.Unbind.source')
+            s_routing_key = self.routing_key
+            s_routing_key = (_SHORT_CACHE.get(s_routing_key) if type(s_routing_key) is str else None) or _prefixed_shortstr(s_routing_key, 'Exchange.Unbind.routing_key')
+            return [b''.join((_S_H.pack(self.ticket), s_destination, s_source, s_routing_key, _S_B.pack(1 if self.nowait else 0), _table_bytes(self.arguments)))]
 
     class UnbindOk(amqp_object.Method):
         """Exchange.UnbindOk (40, 51): asynchronous."""
@@ -1024,7 +1033,7 @@ class Queue(amqp_object.Class):
                 self.exclusive = bool(bits2 & 4)
                 self.auto_delete = bool(bits2 & 8)
                 self.nowait = bool(bits2 & 16)
-                self.arguments, offset = _decode_table(encoded, offset)
+                self.arguments, offset = _decode_table_at(encoded, offset, 0)
             except (IndexError, struct.error) as exc:
                 raise _truncated(self.NAME) from exc
             if offset > len(encoded):
@@ -1032,8 +1041,9 @@ class Queue(amqp_object.Class):
             return self
 
         def encode(self) -> list[bytes]:
-            s_queue = _shortstr(self.queue, 'Queue.Declare.queue')
-            return [b''.join((_S_HB.pack(self.ticket, len(s_queue)), s_queue, _S_B.pack((1 if self.passive else 0) | (2 if self.durable else 0) | (4 if self.exclusive else 0) | (8 if self.auto_delete else 0) | (16 if self.nowait else 0)), _table_bytes(self.arguments)))]
+            s_queue = self.queue
+            s_queue = (_SHORT_CACHE.get(s_queue) if type(s_queue) is str else None) or _prefixed_shortstr(s_queue, 'Queue.Declare.queue')
+            return [b''.join((_S_H.pack(self.ticket), s_queue, _S_B.pack((1 if self.passive else 0) | (2 if self.durable else 0) | (4 if self.exclusive else 0) | (8 if self.auto_delete else 0) | (16 if self.nowait else 0)), _table_bytes(self.arguments)))]
 
     class DeclareOk(amqp_object.Method):
         """Queue.DeclareOk (50, 11): asynchronous."""
@@ -1049,10 +1059,9 @@ class Queue(amqp_object.Class):
 
         def decode(self, encoded: bytes | bytearray, offset: int = 0) -> Queue.DeclareOk:
             try:
-                n1 = encoded[offset]
-                offset += 1
-                raw = encoded[offset:offset + n1]
-                offset += n1
+                stop1 = offset + 1 + encoded[offset]
+                raw = encoded[offset + 1:stop1]
+                offset = stop1
                 try:
                     self.queue = raw.decode()
                 except UnicodeDecodeError:
@@ -1066,8 +1075,9 @@ class Queue(amqp_object.Class):
             return self
 
         def encode(self) -> list[bytes]:
-            s_queue = _shortstr(self.queue, 'Queue.DeclareOk.queue')
-            return [_S_B.pack(len(s_queue)) + s_queue + _S_II.pack(self.message_count, self.consumer_count)]
+            s_queue = self.queue
+            s_queue = (_SHORT_CACHE.get(s_queue) if type(s_queue) is str else None) or _prefixed_shortstr(s_queue, 'Queue.DeclareOk.queue')
+            return [s_queue + _S_II.pack(self.message_count, self.consumer_count)]
 
     class Bind(amqp_object.Method):
         """Queue.Bind (50, 20): synchronous."""
@@ -1094,18 +1104,16 @@ class Queue(amqp_object.Class):
                     self.queue = raw.decode()
                 except UnicodeDecodeError:
                     self.queue = bytes(raw)
-                n2 = encoded[offset]
-                offset += 1
-                raw = encoded[offset:offset + n2]
-                offset += n2
+                stop2 = offset + 1 + encoded[offset]
+                raw = encoded[offset + 1:stop2]
+                offset = stop2
                 try:
                     self.exchange = raw.decode()
                 except UnicodeDecodeError:
                     self.exchange = bytes(raw)
-                n3 = encoded[offset]
-                offset += 1
-                raw = encoded[offset:offset + n3]
-                offset += n3
+                stop3 = offset + 1 + encoded[offset]
+                raw = encoded[offset + 1:stop3]
+                offset = stop3
                 try:
                     self.routing_key = raw.decode()
                 except UnicodeDecodeError:
@@ -1113,7 +1121,7 @@ class Queue(amqp_object.Class):
                 bits4 = encoded[offset]
                 offset += 1
                 self.nowait = bool(bits4 & 1)
-                self.arguments, offset = _decode_table(encoded, offset)
+                self.arguments, offset = _decode_table_at(encoded, offset, 0)
             except (IndexError, struct.error) as exc:
                 raise _truncated(self.NAME) from exc
             if offset > len(encoded):
@@ -1121,10 +1129,13 @@ class Queue(amqp_object.Class):
             return self
 
         def encode(self) -> list[bytes]:
-            s_queue = _shortstr(self.queue, 'Queue.Bind.queue')
-            s_exchange = _shortstr(self.exchange, 'Queue.Bind.exchange')
-            s_routing_key = _shortstr(self.routing_key, 'Queue.Bind.routing_key')
-            return [b''.join((_S_HB.pack(self.ticket, len(s_queue)), s_queue, _S_B.pack(len(s_exchange)), s_exchange, _S_B.pack(len(s_routing_key)), s_routing_key, _S_B.pack(1 if self.nowait else 0), _table_bytes(self.arguments)))]
+            s_queue = self.queue
+            s_queue = (_SHORT_CACHE.get(s_queue) if type(s_queue) is str else None) or _prefixed_shortstr(s_queue, 'Queue.Bind.queue')
+            s_exchange = self.exchange
+            s_exchange = (_SHORT_CACHE.get(s_exchange) if type(s_exchange) is str else None) or _prefixed_shortstr(s_exchange, 'Queue.Bind.exchange')
+            s_routing_key = self.routing_key
+            s_routing_key = (_SHORT_CACHE.get(s_routing_key) if type(s_routing_key) is str else None) or _prefixed_shortstr(s_routing_key, 'Queue.Bind.routing_key')
+            return [b''.join((_S_H.pack(self.ticket), s_queue, s_exchange, s_routing_key, _S_B.pack(1 if self.nowait else 0), _table_bytes(self.arguments)))]
 
     class BindOk(amqp_object.Method):
         """Queue.BindOk (50, 21): asynchronous."""
@@ -1171,8 +1182,9 @@ class Queue(amqp_object.Class):
             return self
 
         def encode(self) -> list[bytes]:
-            s_queue = _shortstr(self.queue, 'Queue.Purge.queue')
-            return [_S_HB.pack(self.ticket, len(s_queue)) + s_queue + _S_B.pack(1 if self.nowait else 0)]
+            s_queue = self.queue
+            s_queue = (_SHORT_CACHE.get(s_queue) if type(s_queue) is str else None) or _prefixed_shortstr(s_queue, 'Queue.Purge.queue')
+            return [_S_H.pack(self.ticket) + s_queue + _S_B.pack(1 if self.nowait else 0)]
 
     class PurgeOk(amqp_object.Method):
         """Queue.PurgeOk (50, 31): asynchronous."""
@@ -1233,8 +1245,9 @@ class Queue(amqp_object.Class):
             return self
 
         def encode(self) -> list[bytes]:
-            s_queue = _shortstr(self.queue, 'Queue.Delete.queue')
-            return [_S_HB.pack(self.ticket, len(s_queue)) + s_queue + _S_B.pack((1 if self.if_unused else 0) | (2 if self.if_empty else 0) | (4 if self.nowait else 0))]
+            s_queue = self.queue
+            s_queue = (_SHORT_CACHE.get(s_queue) if type(s_queue) is str else None) or _prefixed_shortstr(s_queue, 'Queue.Delete.queue')
+            return [_S_H.pack(self.ticket) + s_queue + _S_B.pack((1 if self.if_unused else 0) | (2 if self.if_empty else 0) | (4 if self.nowait else 0))]
 
     class DeleteOk(amqp_object.Method):
         """Queue.DeleteOk (50, 41): asynchronous."""
@@ -1283,23 +1296,21 @@ class Queue(amqp_object.Class):
                     self.queue = raw.decode()
                 except UnicodeDecodeError:
                     self.queue = bytes(raw)
-                n2 = encoded[offset]
-                offset += 1
-                raw = encoded[offset:offset + n2]
-                offset += n2
+                stop2 = offset + 1 + encoded[offset]
+                raw = encoded[offset + 1:stop2]
+                offset = stop2
                 try:
                     self.exchange = raw.decode()
                 except UnicodeDecodeError:
                     self.exchange = bytes(raw)
-                n3 = encoded[offset]
-                offset += 1
-                raw = encoded[offset:offset + n3]
-                offset += n3
+                stop3 = offset + 1 + encoded[offset]
+                raw = encoded[offset + 1:stop3]
+                offset = stop3
                 try:
                     self.routing_key = raw.decode()
                 except UnicodeDecodeError:
                     self.routing_key = bytes(raw)
-                self.arguments, offset = _decode_table(encoded, offset)
+                self.arguments, offset = _decode_table_at(encoded, offset, 0)
             except (IndexError, struct.error) as exc:
                 raise _truncated(self.NAME) from exc
             if offset > len(encoded):
@@ -1307,10 +1318,13 @@ class Queue(amqp_object.Class):
             return self
 
         def encode(self) -> list[bytes]:
-            s_queue = _shortstr(self.queue, 'Queue.Unbind.queue')
-            s_exchange = _shortstr(self.exchange, 'Queue.Unbind.exchange')
-            s_routing_key = _shortstr(self.routing_key, 'Queue.Unbind.routing_key')
-            return [b''.join((_S_HB.pack(self.ticket, len(s_queue)), s_queue, _S_B.pack(len(s_exchange)), s_exchange, _S_B.pack(len(s_routing_key)), s_routing_key, _table_bytes(self.arguments)))]
+            s_queue = self.queue
+            s_queue = (_SHORT_CACHE.get(s_queue) if type(s_queue) is str else None) or _prefixed_shortstr(s_queue, 'Queue.Unbind.queue')
+            s_exchange = self.exchange
+            s_exchange = (_SHORT_CACHE.get(s_exchange) if type(s_exchange) is str else None) or _prefixed_shortstr(s_exchange, 'Queue.Unbind.exchange')
+            s_routing_key = self.routing_key
+            s_routing_key = (_SHORT_CACHE.get(s_routing_key) if type(s_routing_key) is str else None) or _prefixed_shortstr(s_routing_key, 'Queue.Unbind.routing_key')
+            return [b''.join((_S_H.pack(self.ticket), s_queue, s_exchange, s_routing_key, _table_bytes(self.arguments)))]
 
     class UnbindOk(amqp_object.Method):
         """Queue.UnbindOk (50, 51): asynchronous."""
@@ -1398,10 +1412,9 @@ class Basic(amqp_object.Class):
                     self.queue = raw.decode()
                 except UnicodeDecodeError:
                     self.queue = bytes(raw)
-                n2 = encoded[offset]
-                offset += 1
-                raw = encoded[offset:offset + n2]
-                offset += n2
+                stop2 = offset + 1 + encoded[offset]
+                raw = encoded[offset + 1:stop2]
+                offset = stop2
                 try:
                     self.consumer_tag = raw.decode()
                 except UnicodeDecodeError:
@@ -1412,7 +1425,7 @@ class Basic(amqp_object.Class):
                 self.no_ack = bool(bits3 & 2)
                 self.exclusive = bool(bits3 & 4)
                 self.nowait = bool(bits3 & 8)
-                self.arguments, offset = _decode_table(encoded, offset)
+                self.arguments, offset = _decode_table_at(encoded, offset, 0)
             except (IndexError, struct.error) as exc:
                 raise _truncated(self.NAME) from exc
             if offset > len(encoded):
@@ -1420,9 +1433,11 @@ class Basic(amqp_object.Class):
             return self
 
         def encode(self) -> list[bytes]:
-            s_queue = _shortstr(self.queue, 'Basic.Consume.queue')
-            s_consumer_tag = _shortstr(self.consumer_tag, 'Basic.Consume.consumer_tag')
-            return [b''.join((_S_HB.pack(self.ticket, len(s_queue)), s_queue, _S_B.pack(len(s_consumer_tag)), s_consumer_tag, _S_B.pack((1 if self.no_local else 0) | (2 if self.no_ack else 0) | (4 if self.exclusive else 0) | (8 if self.nowait else 0)), _table_bytes(self.arguments)))]
+            s_queue = self.queue
+            s_queue = (_SHORT_CACHE.get(s_queue) if type(s_queue) is str else None) or _prefixed_shortstr(s_queue, 'Basic.Consume.queue')
+            s_consumer_tag = self.consumer_tag
+            s_consumer_tag = (_SHORT_CACHE.get(s_consumer_tag) if type(s_consumer_tag) is str else None) or _prefixed_shortstr(s_consumer_tag, 'Basic.Consume.consumer_tag')
+            return [b''.join((_S_H.pack(self.ticket), s_queue, s_consumer_tag, _S_B.pack((1 if self.no_local else 0) | (2 if self.no_ack else 0) | (4 if self.exclusive else 0) | (8 if self.nowait else 0)), _table_bytes(self.arguments)))]
 
     class ConsumeOk(amqp_object.Method):
         """Basic.ConsumeOk (60, 21): asynchronous."""
@@ -1436,10 +1451,9 @@ class Basic(amqp_object.Class):
 
         def decode(self, encoded: bytes | bytearray, offset: int = 0) -> Basic.ConsumeOk:
             try:
-                n1 = encoded[offset]
-                offset += 1
-                raw = encoded[offset:offset + n1]
-                offset += n1
+                stop1 = offset + 1 + encoded[offset]
+                raw = encoded[offset + 1:stop1]
+                offset = stop1
                 try:
                     self.consumer_tag = raw.decode()
                 except UnicodeDecodeError:
@@ -1451,8 +1465,9 @@ class Basic(amqp_object.Class):
             return self
 
         def encode(self) -> list[bytes]:
-            s_consumer_tag = _shortstr(self.consumer_tag, 'Basic.ConsumeOk.consumer_tag')
-            return [_S_B.pack(len(s_consumer_tag)) + s_consumer_tag]
+            s_consumer_tag = self.consumer_tag
+            s_consumer_tag = (_SHORT_CACHE.get(s_consumer_tag) if type(s_consumer_tag) is str else None) or _prefixed_shortstr(s_consumer_tag, 'Basic.ConsumeOk.consumer_tag')
+            return [s_consumer_tag]
 
     class Cancel(amqp_object.Method):
         """Basic.Cancel (60, 30): synchronous."""
@@ -1467,10 +1482,9 @@ class Basic(amqp_object.Class):
 
         def decode(self, encoded: bytes | bytearray, offset: int = 0) -> Basic.Cancel:
             try:
-                n1 = encoded[offset]
-                offset += 1
-                raw = encoded[offset:offset + n1]
-                offset += n1
+                stop1 = offset + 1 + encoded[offset]
+                raw = encoded[offset + 1:stop1]
+                offset = stop1
                 try:
                     self.consumer_tag = raw.decode()
                 except UnicodeDecodeError:
@@ -1485,8 +1499,9 @@ class Basic(amqp_object.Class):
             return self
 
         def encode(self) -> list[bytes]:
-            s_consumer_tag = _shortstr(self.consumer_tag, 'Basic.Cancel.consumer_tag')
-            return [_S_B.pack(len(s_consumer_tag)) + s_consumer_tag + _S_B.pack(1 if self.nowait else 0)]
+            s_consumer_tag = self.consumer_tag
+            s_consumer_tag = (_SHORT_CACHE.get(s_consumer_tag) if type(s_consumer_tag) is str else None) or _prefixed_shortstr(s_consumer_tag, 'Basic.Cancel.consumer_tag')
+            return [s_consumer_tag + _S_B.pack(1 if self.nowait else 0)]
 
     class CancelOk(amqp_object.Method):
         """Basic.CancelOk (60, 31): asynchronous."""
@@ -1500,10 +1515,9 @@ class Basic(amqp_object.Class):
 
         def decode(self, encoded: bytes | bytearray, offset: int = 0) -> Basic.CancelOk:
             try:
-                n1 = encoded[offset]
-                offset += 1
-                raw = encoded[offset:offset + n1]
-                offset += n1
+                stop1 = offset + 1 + encoded[offset]
+                raw = encoded[offset + 1:stop1]
+                offset = stop1
                 try:
                     self.consumer_tag = raw.decode()
                 except UnicodeDecodeError:
@@ -1515,8 +1529,9 @@ class Basic(amqp_object.Class):
             return self
 
         def encode(self) -> list[bytes]:
-            s_consumer_tag = _shortstr(self.consumer_tag, 'Basic.CancelOk.consumer_tag')
-            return [_S_B.pack(len(s_consumer_tag)) + s_consumer_tag]
+            s_consumer_tag = self.consumer_tag
+            s_consumer_tag = (_SHORT_CACHE.get(s_consumer_tag) if type(s_consumer_tag) is str else None) or _prefixed_shortstr(s_consumer_tag, 'Basic.CancelOk.consumer_tag')
+            return [s_consumer_tag]
 
     class Publish(amqp_object.Method):
         """Basic.Publish (60, 40): asynchronous, carries content."""
@@ -1542,10 +1557,9 @@ class Basic(amqp_object.Class):
                     self.exchange = raw.decode()
                 except UnicodeDecodeError:
                     self.exchange = bytes(raw)
-                n2 = encoded[offset]
-                offset += 1
-                raw = encoded[offset:offset + n2]
-                offset += n2
+                stop2 = offset + 1 + encoded[offset]
+                raw = encoded[offset + 1:stop2]
+                offset = stop2
                 try:
                     self.routing_key = raw.decode()
                 except UnicodeDecodeError:
@@ -1561,9 +1575,11 @@ class Basic(amqp_object.Class):
             return self
 
         def encode(self) -> list[bytes]:
-            s_exchange = _shortstr(self.exchange, 'Basic.Publish.exchange')
-            s_routing_key = _shortstr(self.routing_key, 'Basic.Publish.routing_key')
-            return [b''.join((_S_HB.pack(self.ticket, len(s_exchange)), s_exchange, _S_B.pack(len(s_routing_key)), s_routing_key, _S_B.pack((1 if self.mandatory else 0) | (2 if self.immediate else 0))))]
+            s_exchange = self.exchange
+            s_exchange = (_SHORT_CACHE.get(s_exchange) if type(s_exchange) is str else None) or _prefixed_shortstr(s_exchange, 'Basic.Publish.exchange')
+            s_routing_key = self.routing_key
+            s_routing_key = (_SHORT_CACHE.get(s_routing_key) if type(s_routing_key) is str else None) or _prefixed_shortstr(s_routing_key, 'Basic.Publish.routing_key')
+            return [b''.join((_S_H.pack(self.ticket), s_exchange, s_routing_key, _S_B.pack((1 if self.mandatory else 0) | (2 if self.immediate else 0))))]
 
     class Return(amqp_object.Method):
         """Basic.Return (60, 50): asynchronous, carries content."""
@@ -1588,18 +1604,16 @@ class Basic(amqp_object.Class):
                     self.reply_text = raw.decode()
                 except UnicodeDecodeError:
                     self.reply_text = bytes(raw)
-                n2 = encoded[offset]
-                offset += 1
-                raw = encoded[offset:offset + n2]
-                offset += n2
+                stop2 = offset + 1 + encoded[offset]
+                raw = encoded[offset + 1:stop2]
+                offset = stop2
                 try:
                     self.exchange = raw.decode()
                 except UnicodeDecodeError:
                     self.exchange = bytes(raw)
-                n3 = encoded[offset]
-                offset += 1
-                raw = encoded[offset:offset + n3]
-                offset += n3
+                stop3 = offset + 1 + encoded[offset]
+                raw = encoded[offset + 1:stop3]
+                offset = stop3
                 try:
                     self.routing_key = raw.decode()
                 except UnicodeDecodeError:
@@ -1611,10 +1625,13 @@ class Basic(amqp_object.Class):
             return self
 
         def encode(self) -> list[bytes]:
-            s_reply_text = _shortstr(self.reply_text, 'Basic.Return.reply_text')
-            s_exchange = _shortstr(self.exchange, 'Basic.Return.exchange')
-            s_routing_key = _shortstr(self.routing_key, 'Basic.Return.routing_key')
-            return [b''.join((_S_HB.pack(self.reply_code, len(s_reply_text)), s_reply_text, _S_B.pack(len(s_exchange)), s_exchange, _S_B.pack(len(s_routing_key)), s_routing_key))]
+            s_reply_text = self.reply_text
+            s_reply_text = (_SHORT_CACHE.get(s_reply_text) if type(s_reply_text) is str else None) or _prefixed_shortstr(s_reply_text, 'Basic.Return.reply_text')
+            s_exchange = self.exchange
+            s_exchange = (_SHORT_CACHE.get(s_exchange) if type(s_exchange) is str else None) or _prefixed_shortstr(s_exchange, 'Basic.Return.exchange')
+            s_routing_key = self.routing_key
+            s_routing_key = (_SHORT_CACHE.get(s_routing_key) if type(s_routing_key) is str else None) or _prefixed_shortstr(s_routing_key, 'Basic.Return.routing_key')
+            return [b''.join((_S_H.pack(self.reply_code), s_reply_text, s_exchange, s_routing_key))]
 
     class Deliver(amqp_object.Method):
         """Basic.Deliver (60, 60): asynchronous, carries content."""
@@ -1632,10 +1649,9 @@ class Basic(amqp_object.Class):
 
         def decode(self, encoded: bytes | bytearray, offset: int = 0) -> Basic.Deliver:
             try:
-                n1 = encoded[offset]
-                offset += 1
-                raw = encoded[offset:offset + n1]
-                offset += n1
+                stop1 = offset + 1 + encoded[offset]
+                raw = encoded[offset + 1:stop1]
+                offset = stop1
                 try:
                     self.consumer_tag = raw.decode()
                 except UnicodeDecodeError:
@@ -1649,10 +1665,9 @@ class Basic(amqp_object.Class):
                     self.exchange = raw.decode()
                 except UnicodeDecodeError:
                     self.exchange = bytes(raw)
-                n4 = encoded[offset]
-                offset += 1
-                raw = encoded[offset:offset + n4]
-                offset += n4
+                stop4 = offset + 1 + encoded[offset]
+                raw = encoded[offset + 1:stop4]
+                offset = stop4
                 try:
                     self.routing_key = raw.decode()
                 except UnicodeDecodeError:
@@ -1664,10 +1679,13 @@ class Basic(amqp_object.Class):
             return self
 
         def encode(self) -> list[bytes]:
-            s_consumer_tag = _shortstr(self.consumer_tag, 'Basic.Deliver.consumer_tag')
-            s_exchange = _shortstr(self.exchange, 'Basic.Deliver.exchange')
-            s_routing_key = _shortstr(self.routing_key, 'Basic.Deliver.routing_key')
-            return [b''.join((_S_B.pack(len(s_consumer_tag)), s_consumer_tag, _S_QBB.pack(self.delivery_tag, 1 if self.redelivered else 0, len(s_exchange)), s_exchange, _S_B.pack(len(s_routing_key)), s_routing_key))]
+            s_consumer_tag = self.consumer_tag
+            s_consumer_tag = (_SHORT_CACHE.get(s_consumer_tag) if type(s_consumer_tag) is str else None) or _prefixed_shortstr(s_consumer_tag, 'Basic.Deliver.consumer_tag')
+            s_exchange = self.exchange
+            s_exchange = (_SHORT_CACHE.get(s_exchange) if type(s_exchange) is str else None) or _prefixed_shortstr(s_exchange, 'Basic.Deliver.exchange')
+            s_routing_key = self.routing_key
+            s_routing_key = (_SHORT_CACHE.get(s_routing_key) if type(s_routing_key) is str else None) or _prefixed_shortstr(s_routing_key, 'Basic.Deliver.routing_key')
+            return [b''.join((s_consumer_tag, _S_QB.pack(self.delivery_tag, 1 if self.redelivered else 0), s_exchange, s_routing_key))]
 
     class Get(amqp_object.Method):
         """Basic.Get (60, 70): synchronous."""
@@ -1701,8 +1719,9 @@ class Basic(amqp_object.Class):
             return self
 
         def encode(self) -> list[bytes]:
-            s_queue = _shortstr(self.queue, 'Basic.Get.queue')
-            return [_S_HB.pack(self.ticket, len(s_queue)) + s_queue + _S_B.pack(1 if self.no_ack else 0)]
+            s_queue = self.queue
+            s_queue = (_SHORT_CACHE.get(s_queue) if type(s_queue) is str else None) or _prefixed_shortstr(s_queue, 'Basic.Get.queue')
+            return [_S_H.pack(self.ticket) + s_queue + _S_B.pack(1 if self.no_ack else 0)]
 
     class GetOk(amqp_object.Method):
         """Basic.GetOk (60, 71): asynchronous, carries content."""
@@ -1729,10 +1748,9 @@ class Basic(amqp_object.Class):
                     self.exchange = raw.decode()
                 except UnicodeDecodeError:
                     self.exchange = bytes(raw)
-                n3 = encoded[offset]
-                offset += 1
-                raw = encoded[offset:offset + n3]
-                offset += n3
+                stop3 = offset + 1 + encoded[offset]
+                raw = encoded[offset + 1:stop3]
+                offset = stop3
                 try:
                     self.routing_key = raw.decode()
                 except UnicodeDecodeError:
@@ -1746,9 +1764,11 @@ class Basic(amqp_object.Class):
             return self
 
         def encode(self) -> list[bytes]:
-            s_exchange = _shortstr(self.exchange, 'Basic.GetOk.exchange')
-            s_routing_key = _shortstr(self.routing_key, 'Basic.GetOk.routing_key')
-            return [b''.join((_S_QBB.pack(self.delivery_tag, 1 if self.redelivered else 0, len(s_exchange)), s_exchange, _S_B.pack(len(s_routing_key)), s_routing_key, _S_I.pack(self.message_count)))]
+            s_exchange = self.exchange
+            s_exchange = (_SHORT_CACHE.get(s_exchange) if type(s_exchange) is str else None) or _prefixed_shortstr(s_exchange, 'Basic.GetOk.exchange')
+            s_routing_key = self.routing_key
+            s_routing_key = (_SHORT_CACHE.get(s_routing_key) if type(s_routing_key) is str else None) or _prefixed_shortstr(s_routing_key, 'Basic.GetOk.routing_key')
+            return [b''.join((_S_QB.pack(self.delivery_tag, 1 if self.redelivered else 0), s_exchange, s_routing_key, _S_I.pack(self.message_count)))]
 
     class GetEmpty(amqp_object.Method):
         """Basic.GetEmpty (60, 72): asynchronous."""
@@ -1762,10 +1782,9 @@ class Basic(amqp_object.Class):
 
         def decode(self, encoded: bytes | bytearray, offset: int = 0) -> Basic.GetEmpty:
             try:
-                n1 = encoded[offset]
-                offset += 1
-                raw = encoded[offset:offset + n1]
-                offset += n1
+                stop1 = offset + 1 + encoded[offset]
+                raw = encoded[offset + 1:stop1]
+                offset = stop1
                 try:
                     self.cluster_id = raw.decode()
                 except UnicodeDecodeError:
@@ -1777,8 +1796,9 @@ class Basic(amqp_object.Class):
             return self
 
         def encode(self) -> list[bytes]:
-            s_cluster_id = _shortstr(self.cluster_id, 'Basic.GetEmpty.cluster_id')
-            return [_S_B.pack(len(s_cluster_id)) + s_cluster_id]
+            s_cluster_id = self.cluster_id
+            s_cluster_id = (_SHORT_CACHE.get(s_cluster_id) if type(s_cluster_id) is str else None) or _prefixed_shortstr(s_cluster_id, 'Basic.GetEmpty.cluster_id')
+            return [s_cluster_id]
 
     class Ack(amqp_object.Method):
         """Basic.Ack (60, 80): asynchronous."""
@@ -2119,11 +2139,17 @@ class BasicProperties(amqp_object.Properties):
         if cluster_id is not None:
             self.cluster_id = cluster_id
 
-    def decode(  # noqa: PLR0915
-        self, encoded: bytes | bytearray, offset: int = 0
-    ) -> BasicProperties:
+    def decode(self, encoded: bytes | bytearray, offset: int = 0) -> BasicProperties:
         if self.__dict__:
             self.__dict__.clear()
+        if self._decode_at(encoded, offset) > len(encoded):
+            raise _truncated(self.NAME)
+        return self
+
+    def _decode_at(  # noqa: PLR0915
+        self, encoded: bytes | bytearray, offset: int
+    ) -> int:
+        """Decode into a fresh instance; return the offset past the properties."""
         try:
             (flags,) = _S_H.unpack_from(encoded, offset)
             offset += 2
@@ -2132,168 +2158,191 @@ class BasicProperties(amqp_object.Properties):
                 (word,) = _S_H.unpack_from(encoded, offset)
                 offset += 2
             if flags & 0x8000:
-                n1 = encoded[offset]
-                offset += 1
-                raw = encoded[offset:offset + n1]
-                offset += n1
+                stop1 = offset + 1 + encoded[offset]
+                raw = encoded[offset + 1:stop1]
+                offset = stop1
                 try:
                     self.content_type = raw.decode()
                 except UnicodeDecodeError:
                     self.content_type = bytes(raw)
             if flags & 0x4000:
-                n1 = encoded[offset]
-                offset += 1
-                raw = encoded[offset:offset + n1]
-                offset += n1
+                stop1 = offset + 1 + encoded[offset]
+                raw = encoded[offset + 1:stop1]
+                offset = stop1
                 try:
                     self.content_encoding = raw.decode()
                 except UnicodeDecodeError:
                     self.content_encoding = bytes(raw)
             if flags & 0x2000:
-                self.headers, offset = _decode_table(encoded, offset)
+                self.headers, offset = _decode_table_at(encoded, offset, 0)
             if flags & 0x1000:
                 self.delivery_mode = encoded[offset]
                 offset += 1
             if flags & 0x0800:
                 self.priority = encoded[offset]
                 offset += 1
-            if flags & 0x0400:
-                n1 = encoded[offset]
-                offset += 1
-                raw = encoded[offset:offset + n1]
-                offset += n1
-                try:
-                    self.correlation_id = raw.decode()
-                except UnicodeDecodeError:
-                    self.correlation_id = bytes(raw)
-            if flags & 0x0200:
-                n1 = encoded[offset]
-                offset += 1
-                raw = encoded[offset:offset + n1]
-                offset += n1
-                try:
-                    self.reply_to = raw.decode()
-                except UnicodeDecodeError:
-                    self.reply_to = bytes(raw)
-            if flags & 0x0100:
-                n1 = encoded[offset]
-                offset += 1
-                raw = encoded[offset:offset + n1]
-                offset += n1
-                try:
-                    self.expiration = raw.decode()
-                except UnicodeDecodeError:
-                    self.expiration = bytes(raw)
-            if flags & 0x0080:
-                n1 = encoded[offset]
-                offset += 1
-                raw = encoded[offset:offset + n1]
-                offset += n1
-                try:
-                    self.message_id = raw.decode()
-                except UnicodeDecodeError:
-                    self.message_id = bytes(raw)
-            if flags & 0x0040:
-                (self.timestamp,) = _S_Q.unpack_from(encoded, offset)
-                offset += 8
-            if flags & 0x0020:
-                n1 = encoded[offset]
-                offset += 1
-                raw = encoded[offset:offset + n1]
-                offset += n1
-                try:
-                    self.type = raw.decode()
-                except UnicodeDecodeError:
-                    self.type = bytes(raw)
-            if flags & 0x0010:
-                n1 = encoded[offset]
-                offset += 1
-                raw = encoded[offset:offset + n1]
-                offset += n1
-                try:
-                    self.user_id = raw.decode()
-                except UnicodeDecodeError:
-                    self.user_id = bytes(raw)
-            if flags & 0x0008:
-                n1 = encoded[offset]
-                offset += 1
-                raw = encoded[offset:offset + n1]
-                offset += n1
-                try:
-                    self.app_id = raw.decode()
-                except UnicodeDecodeError:
-                    self.app_id = bytes(raw)
-            if flags & 0x0004:
-                n1 = encoded[offset]
-                offset += 1
-                raw = encoded[offset:offset + n1]
-                offset += n1
-                try:
-                    self.cluster_id = raw.decode()
-                except UnicodeDecodeError:
-                    self.cluster_id = bytes(raw)
+            if flags & 0x07FC:
+                if flags & 0x0400:
+                    stop1 = offset + 1 + encoded[offset]
+                    raw = encoded[offset + 1:stop1]
+                    offset = stop1
+                    try:
+                        self.correlation_id = raw.decode()
+                    except UnicodeDecodeError:
+                        self.correlation_id = bytes(raw)
+                if flags & 0x0200:
+                    stop1 = offset + 1 + encoded[offset]
+                    raw = encoded[offset + 1:stop1]
+                    offset = stop1
+                    try:
+                        self.reply_to = raw.decode()
+                    except UnicodeDecodeError:
+                        self.reply_to = bytes(raw)
+                if flags & 0x0100:
+                    stop1 = offset + 1 + encoded[offset]
+                    raw = encoded[offset + 1:stop1]
+                    offset = stop1
+                    try:
+                        self.expiration = raw.decode()
+                    except UnicodeDecodeError:
+                        self.expiration = bytes(raw)
+                if flags & 0x0080:
+                    stop1 = offset + 1 + encoded[offset]
+                    raw = encoded[offset + 1:stop1]
+                    offset = stop1
+                    try:
+                        self.message_id = raw.decode()
+                    except UnicodeDecodeError:
+                        self.message_id = bytes(raw)
+                if flags & 0x0040:
+                    (self.timestamp,) = _S_Q.unpack_from(encoded, offset)
+                    offset += 8
+                if flags & 0x0020:
+                    stop1 = offset + 1 + encoded[offset]
+                    raw = encoded[offset + 1:stop1]
+                    offset = stop1
+                    try:
+                        self.type = raw.decode()
+                    except UnicodeDecodeError:
+                        self.type = bytes(raw)
+                if flags & 0x0010:
+                    stop1 = offset + 1 + encoded[offset]
+                    raw = encoded[offset + 1:stop1]
+                    offset = stop1
+                    try:
+                        self.user_id = raw.decode()
+                    except UnicodeDecodeError:
+                        self.user_id = bytes(raw)
+                if flags & 0x0008:
+                    stop1 = offset + 1 + encoded[offset]
+                    raw = encoded[offset + 1:stop1]
+                    offset = stop1
+                    try:
+                        self.app_id = raw.decode()
+                    except UnicodeDecodeError:
+                        self.app_id = bytes(raw)
+                if flags & 0x0004:
+                    stop1 = offset + 1 + encoded[offset]
+                    raw = encoded[offset + 1:stop1]
+                    offset = stop1
+                    try:
+                        self.cluster_id = raw.decode()
+                    except UnicodeDecodeError:
+                        self.cluster_id = bytes(raw)
         except (IndexError, struct.error) as exc:
             raise _truncated(self.NAME) from exc
-        if offset > len(encoded):
-            raise _truncated(self.NAME)
-        return self
+        return offset
 
     def encode(self) -> list[bytes]:  # noqa: PLR0915
+        # Unset properties are not in __dict__: count down to skip the tail.
+        left = len(self.__dict__)
+        if not left:
+            return [b'\x00\x00']
         flags = 0
-        parts: list[bytes] = []
+        parts: list[bytes] = [b'']  # the flag word goes first
         if self.content_type is not None:
             flags |= 0x8000
-            s_content_type = _shortstr(self.content_type, 'BasicProperties.content_type')
-            parts.append(_S_B.pack(len(s_content_type)) + s_content_type)
+            left -= 1
+            s_content_type = self.content_type
+            s_content_type = (_SHORT_CACHE.get(s_content_type) if type(s_content_type) is str else None) or _prefixed_shortstr(s_content_type, 'BasicProperties.content_type')
+            parts.append(s_content_type)
         if self.content_encoding is not None:
             flags |= 0x4000
-            s_content_encoding = _shortstr(self.content_encoding, 'BasicProperties.content_encoding')
-            parts.append(_S_B.pack(len(s_content_encoding)) + s_content_encoding)
+            left -= 1
+            s_content_encoding = self.content_encoding
+            s_content_encoding = (_SHORT_CACHE.get(s_content_encoding) if type(s_content_encoding) is str else None) or _prefixed_shortstr(s_content_encoding, 'BasicProperties.content_encoding')
+            parts.append(s_content_encoding)
         if self.headers is not None:
             flags |= 0x2000
+            left -= 1
             parts.append(_table_bytes(self.headers))
         if self.delivery_mode is not None:
             flags |= 0x1000
+            left -= 1
             parts.append(_S_B.pack(self.delivery_mode))
         if self.priority is not None:
             flags |= 0x0800
+            left -= 1
             parts.append(_S_B.pack(self.priority))
-        if self.correlation_id is not None:
-            flags |= 0x0400
-            s_correlation_id = _shortstr(self.correlation_id, 'BasicProperties.correlation_id')
-            parts.append(_S_B.pack(len(s_correlation_id)) + s_correlation_id)
-        if self.reply_to is not None:
-            flags |= 0x0200
-            s_reply_to = _shortstr(self.reply_to, 'BasicProperties.reply_to')
-            parts.append(_S_B.pack(len(s_reply_to)) + s_reply_to)
-        if self.expiration is not None:
-            flags |= 0x0100
-            s_expiration = _shortstr(self.expiration, 'BasicProperties.expiration')
-            parts.append(_S_B.pack(len(s_expiration)) + s_expiration)
-        if self.message_id is not None:
-            flags |= 0x0080
-            s_message_id = _shortstr(self.message_id, 'BasicProperties.message_id')
-            parts.append(_S_B.pack(len(s_message_id)) + s_message_id)
-        if self.timestamp is not None:
-            flags |= 0x0040
-            parts.append(_S_Q.pack(self.timestamp))
-        if self.type is not None:
-            flags |= 0x0020
-            s_type = _shortstr(self.type, 'BasicProperties.type')
-            parts.append(_S_B.pack(len(s_type)) + s_type)
-        if self.user_id is not None:
-            flags |= 0x0010
-            s_user_id = _shortstr(self.user_id, 'BasicProperties.user_id')
-            parts.append(_S_B.pack(len(s_user_id)) + s_user_id)
-        if self.app_id is not None:
-            flags |= 0x0008
-            s_app_id = _shortstr(self.app_id, 'BasicProperties.app_id')
-            parts.append(_S_B.pack(len(s_app_id)) + s_app_id)
-        if self.cluster_id is not None:
-            flags |= 0x0004
-            s_cluster_id = _shortstr(self.cluster_id, 'BasicProperties.cluster_id')
-            parts.append(_S_B.pack(len(s_cluster_id)) + s_cluster_id)
-        return [_S_H.pack(flags) + b''.join(parts)]
+        if left > 0:
+            if self.correlation_id is not None:
+                flags |= 0x0400
+                left -= 1
+                s_correlation_id = self.correlation_id
+                s_correlation_id = s_correlation_id.encode() if type(s_correlation_id) is str else _shortstr(s_correlation_id, 'BasicProperties.correlation_id')
+                if len(s_correlation_id) > 255:
+                    raise _ShortStringTooLong(s_correlation_id)
+                parts.append(_S_B.pack(len(s_correlation_id)) + s_correlation_id)
+            if self.reply_to is not None:
+                flags |= 0x0200
+                left -= 1
+                s_reply_to = self.reply_to
+                s_reply_to = (_SHORT_CACHE.get(s_reply_to) if type(s_reply_to) is str else None) or _prefixed_shortstr(s_reply_to, 'BasicProperties.reply_to')
+                parts.append(s_reply_to)
+            if self.expiration is not None:
+                flags |= 0x0100
+                left -= 1
+                s_expiration = self.expiration
+                s_expiration = (_SHORT_CACHE.get(s_expiration) if type(s_expiration) is str else None) or _prefixed_shortstr(s_expiration, 'BasicProperties.expiration')
+                parts.append(s_expiration)
+            if self.message_id is not None:
+                flags |= 0x0080
+                left -= 1
+                s_message_id = self.message_id
+                s_message_id = s_message_id.encode() if type(s_message_id) is str else _shortstr(s_message_id, 'BasicProperties.message_id')
+                if len(s_message_id) > 255:
+                    raise _ShortStringTooLong(s_message_id)
+                parts.append(_S_B.pack(len(s_message_id)) + s_message_id)
+            if self.timestamp is not None:
+                flags |= 0x0040
+                left -= 1
+                parts.append(_S_Q.pack(self.timestamp))
+            if self.type is not None:
+                flags |= 0x0020
+                left -= 1
+                s_type = self.type
+                s_type = (_SHORT_CACHE.get(s_type) if type(s_type) is str else None) or _prefixed_shortstr(s_type, 'BasicProperties.type')
+                parts.append(s_type)
+            if self.user_id is not None:
+                flags |= 0x0010
+                left -= 1
+                s_user_id = self.user_id
+                s_user_id = (_SHORT_CACHE.get(s_user_id) if type(s_user_id) is str else None) or _prefixed_shortstr(s_user_id, 'BasicProperties.user_id')
+                parts.append(s_user_id)
+            if self.app_id is not None:
+                flags |= 0x0008
+                left -= 1
+                s_app_id = self.app_id
+                s_app_id = (_SHORT_CACHE.get(s_app_id) if type(s_app_id) is str else None) or _prefixed_shortstr(s_app_id, 'BasicProperties.app_id')
+                parts.append(s_app_id)
+            if self.cluster_id is not None:
+                flags |= 0x0004
+                left -= 1
+                s_cluster_id = self.cluster_id
+                s_cluster_id = (_SHORT_CACHE.get(s_cluster_id) if type(s_cluster_id) is str else None) or _prefixed_shortstr(s_cluster_id, 'BasicProperties.cluster_id')
+                parts.append(s_cluster_id)
+        parts[0] = _S_H.pack(flags)
+        return [b''.join(parts)]
 
 
 methods: dict[int, type[amqp_object.Method]] = {

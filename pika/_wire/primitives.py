@@ -52,6 +52,25 @@ def longstr(value: object, field: str) -> bytes:
     raise _type_error(value, field)
 
 
+# Memo of str -> length octet + UTF-8 bytes. Exchange names, routing keys,
+# content types and table keys repeat from message to message, so encoding
+# them once saves most of the per-message string work. Bounded: cleared when
+# full, so a stream of unique values costs one dict insert each, no growth.
+SHORT_CACHE: dict[str, bytes] = {}
+_SHORT_CACHE_LIMIT = 2048
+
+
+def prefixed_shortstr(value: object, field: str) -> bytes:
+    """Length octet + bytes of a validated short string (memoised for str)."""
+    raw = shortstr(value, field)
+    encoded = bytes((len(raw),)) + raw
+    if type(value) is str:
+        if len(SHORT_CACHE) >= _SHORT_CACHE_LIMIT:
+            SHORT_CACHE.clear()
+        SHORT_CACHE[value] = encoded
+    return encoded
+
+
 def text(raw: bytes | bytearray) -> str | bytes:
     """Decode UTF-8 text, keeping the raw bytes when they are not UTF-8."""
     try:

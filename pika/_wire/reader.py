@@ -1,16 +1,17 @@
 """Incremental frame reader: bytes in, decoded frames out.
 
-Theory of operation: received bytes are appended to one bytearray and a read
-offset walks over it; consumed bytes are dropped only when everything was
-consumed or the dead prefix is large, so no byte is moved per frame. Each
-frame header is checked against ``max_frame_size`` as soon as its 7 bytes
-are present, before the payload is awaited, so a bogus length cannot make
-the reader buffer gigabytes.
+Theory of operation: a chunk fed while nothing is buffered is parsed in
+place (no copy); whatever it leaves unconsumed, and every chunk fed after
+it, goes into one bytearray that a read offset walks over. The consumed
+prefix is dropped only when everything was consumed or when it is large, so
+no byte is moved per frame. Each frame header is checked against
+``max_frame_size`` as soon as its 7 bytes are present, before the payload is
+awaited, so a bogus length cannot make the reader buffer gigabytes.
 
 ``read()`` returns every complete item in wire order. When a content-bearing
 method (Deliver, GetOk, Return), its header and all its body frames are all
-in the buffer, they come out as one ``ContentFrame`` (the fast path: fields
-unpacked with struct, the body joined from the buffer in one copy).
+present, they come out as one ``ContentFrame`` (the fast path: Deliver is
+unpacked with struct straight from the input and the body is copied once).
 Otherwise the separate ``Method``/``Header``/``Body`` frames come out and the
 engine's assembler puts them together.
 
@@ -35,6 +36,8 @@ from .primitives import CONTENT_HEADER, FRAME_HEADER, U32
 
 __all__ = ["ContentFrame", "FrameReader"]
 
+Data = bytes | bytearray
+
 _HEADER = FRAME_HEADER.unpack_from
 _U32 = U32.unpack_from
 _CONTENT_HEADER = CONTENT_HEADER.unpack_from
@@ -44,8 +47,8 @@ _CONTENT = frozenset((spec.Basic.Deliver.INDEX, spec.Basic.GetOk.INDEX, spec.Bas
 _Deliver = spec.Basic.Deliver
 _Properties = spec.BasicProperties
 _new = object.__new__
-# Bodies up to this size are sliced directly; bigger ones go through a
-# memoryview so they are copied exactly once.
+_tuple_new = tuple.__new__
+# Bigger bodies in a bytearray go through a memoryview so they are copied once.
 _SMALL_BODY = 4096
 # Drop the consumed prefix once it is this large and more than half the buffer.
 _COMPACT_AT = 65536
@@ -68,11 +71,13 @@ def _frame_error(text: str) -> MalformedFrameError:
 class FrameReader:
     """Decode inbound frames from bytes fed in arbitrary pieces."""
 
-    __slots__ = ("_buf", "_limit", "_pos")
+    __slots__ = ("_buf", "_limit", "_pending", "_pos")
 
     def __init__(self, max_frame_size: int) -> None:
         self._buf = bytearray()
         self._pos = 0
+        # A bytes chunk fed while the buffer was empty, parsed without copying.
+        self._pending: bytes | None = None
         self._limit = 0
         self.max_frame_size = max_frame_size
 
@@ -87,174 +92,217 @@ class FrameReader:
             raise ValueError(f"max_frame_size must be an int >= 8, not {value!r}")
         self._limit = value - 8
 
-    def feed(self, data: bytes | bytearray | memoryview) -> None:
-        """Append received bytes."""
-        self._buf += data
-
     @property
     def buffered(self) -> int:
-        """Number of received bytes not yet returned as frames."""
-        return len(self._buf) - self._pos
+        """Number of received bytes not yet returned as items."""
+        pending = len(self._pending) if self._pending is not None else 0
+        return len(self._buf) - self._pos + pending
+
+    def feed(self, data: bytes | bytearray | memoryview) -> None:
+        """Append received bytes."""
+        if self._pending is None and not self._buf and type(data) is bytes:
+            self._pending = data
+            return
+        if self._pending is not None:
+            self._buf += self._pending
+            self._pending = None
+        self._buf += data
 
     def read(self) -> list[object]:
-        """Return every complete item in the buffer, in wire order."""
+        """Return every complete item received so far, in wire order."""
         out: list[object] = []
-        buf = self._buf
-        pos = self._pos
+        data: Data
+        if self._pending is None:
+            data = self._buf
+        else:
+            data, self._pending, self._pos = self._pending, None, 0
         try:
-            pos = self._decode_into(out, buf, pos)
-        except MalformedFrameError:
+            self._decode_into(out, data)
+            if data is not self._buf and self._pos == len(data):
+                self._pos = 0  # the usual case: a fed chunk fully consumed
+                return out
+        except (MalformedFrameError, InvalidFieldTypeException) as exc:
+            # Items before the bad frame are handed over; the next read() raises.
             if not out:
+                self._keep(data)
+                if isinstance(exc, InvalidFieldTypeException):
+                    text = f"unknown field type {exc.args[0]!r}"
+                    raise MalformedFrameError(SYNTAX_ERROR, text) from exc
                 raise
-            # Hand over what came before the bad frame; the next read() raises.
-            pos = self._pos
-        self._compact(buf, pos)
+        self._keep(data)
         return out
 
-    def _compact(self, buf: bytearray, pos: int) -> None:
+    def _keep(self, data: Data) -> None:
+        """Buffer what is left of ``data``; drop consumed bytes when worthwhile."""
+        pos = self._pos
+        if data is not self._buf:
+            if pos < len(data):
+                self._buf += memoryview(data)[pos:]
+            self._pos = 0
+            return
+        buf = self._buf
         if pos == len(buf):
             buf.clear()
-            pos = 0
+            self._pos = 0
         elif pos >= _COMPACT_AT and pos * 2 > len(buf):
             del buf[:pos]
-            pos = 0
-        self._pos = pos
+            self._pos = 0
 
-    def _decode_into(self, out: list[object], buf: bytearray, pos: int) -> int:
-        end = len(buf)
+    def _decode_into(self, out: list[object], data: Data) -> None:
+        pos = self._pos
+        end = len(data)
         limit = self._limit
         while end - pos >= 7:
-            frame_type, channel, size = _HEADER(buf, pos)
+            frame_type, channel, size = _HEADER(data, pos)
+            stop = pos + 7 + size
+            item: object = None
             if size > limit or frame_type not in _FRAME_TYPES:
-                item, stop = self._unusual(buf, pos, frame_type, size)
+                item, stop = self._unusual(data, pos, frame_type, size)
                 if item is None:
                     break
+            elif stop >= end:
+                break
+            elif data[stop] != 206:
+                raise _frame_error(f"invalid frame-end octet 0x{data[stop]:02X}")
+            elif frame_type == 1:
+                index = _U32(data, pos + 7)[0] if size >= 4 else 0
+                if index in _CONTENT:
+                    item, stop = self._content(data, pos + 7, stop, channel, index)
+                if item is None:
+                    item = Method(channel, decode_method(data[pos + 7 : stop]))
+            elif frame_type == 3:
+                item = Body(channel, _copy(data, pos + 7, stop))
+            elif frame_type == 2:
+                item = decode_header(channel, data[pos + 7 : stop])
+            elif channel or size:
+                raise _frame_error("heartbeat frame must be empty and on channel 0")
             else:
-                stop = pos + 7 + size
-                if stop >= end:
-                    break
-                if buf[stop] != 206:
-                    raise _frame_error(f"invalid frame-end octet 0x{buf[stop]:02X}")
-                item, stop = self._decode_frame(buf, pos, stop, frame_type, channel)
+                item = Heartbeat()
             out.append(item)
-            # Remember progress so an error in a later frame keeps these items.
+            # Progress is saved per frame so an error later keeps these items.
             self._pos = pos = stop + 1
-        return pos
 
-    def _unusual(
-        self, buf: bytearray, pos: int, frame_type: int, size: int
-    ) -> tuple[object | None, int]:
+    def _unusual(self, data: Data, pos: int, frame_type: int, size: int) -> tuple[object, int]:
         """Protocol header, oversize frame or unknown frame type."""
-        if frame_type == 65 and buf[pos : pos + 4] == b"AMQP":
-            if len(buf) - pos < 8:
+        if frame_type == 65 and data[pos : pos + 4] == b"AMQP":
+            if len(data) - pos < 8:
                 return None, pos
-            return _protocol_header(buf[pos : pos + 8]), pos + 7
+            return _protocol_header(data[pos : pos + 8]), pos + 7
         if frame_type not in _FRAME_TYPES:
             raise _frame_error(f"unknown frame type {frame_type}")
         raise _frame_error(f"frame of {size + 8} bytes exceeds frame_max {self._limit + 8}")
 
-    def _decode_frame(
-        self, buf: bytearray, pos: int, stop: int, frame_type: int, channel: int
-    ) -> tuple[object, int]:
-        """Decode one whole frame; a content method may swallow the frames after it."""
-        try:
-            if frame_type == 3:
-                return Body(channel, _join(buf, [(pos + 7, stop)])), stop
-            if frame_type == 1:
-                if stop - pos >= 11 and _U32(buf, pos + 7)[0] in _CONTENT:
-                    fused = self._content(buf, pos, stop, channel)
-                    if fused is not None:
-                        return fused
-                return Method(channel, decode_method(buf[pos + 7 : stop])), stop
-            if frame_type == 2:
-                return decode_header(channel, buf[pos + 7 : stop]), stop
-            if channel != 0 or stop != pos + 7:
-                raise _frame_error("heartbeat frame must be empty and on channel 0")
-            return Heartbeat(), stop
-        except InvalidFieldTypeException as exc:
-            raise MalformedFrameError(SYNTAX_ERROR, f"unknown field type {exc.args[0]!r}") from exc
-
     # -- the fused content fast path ------------------------------------------
 
     def _content(
-        self, buf: bytearray, pos: int, stop: int, channel: int
-    ) -> tuple[ContentFrame, int] | None:
-        """Method + header + body as one item, or None if not all in the buffer."""
-        header = self._frame_at(buf, stop + 1, 2, channel)
-        if header is None or header[1] - header[0] < 14:
-            return None
-        class_id, _weight, body_size = _CONTENT_HEADER(buf, header[0])
-        if class_id != 60:
-            return None
-        spans = self._body_spans(buf, header[1] + 1, channel, body_size)
-        if spans is None:
-            return None
+        self, data: Data, start: int, stop: int, channel: int, index: int
+    ) -> tuple[ContentFrame | None, int]:
+        """Method + header + body as one item, or (None, stop) if not all here."""
+        head = stop + 1
+        if len(data) - head < 22:
+            return None, stop
+        kind, chan, size = _HEADER(data, head)
+        header = head + 7 + size
+        # Anything unexpected is left to the frame-by-frame path, which reports it.
+        if kind != 2 or chan != channel or not 14 <= size <= self._limit:
+            return None, stop
+        if header >= len(data) or data[header] != 206:
+            return None, stop
+        class_id, _weight, body_size = _CONTENT_HEADER(data, head + 7)
+        body, last = self._body(data, header + 1, channel, body_size)
+        if body is None or class_id != 60:
+            return None, stop
         try:
-            method = self._content_method(buf, pos + 7, stop)
-            props = _new(_Properties).decode(buf[header[0] + 12 : header[1]])
+            if index == _DELIVER:
+                method: spec.Basic.Deliver | spec.Basic.GetOk | spec.Basic.Return
+                method = _deliver(data, start, stop)
+            else:
+                method = _other_content_method(data[start:stop])
+            props = _new(_Properties)
+            if props._decode_at(data, head + 19) != header:
+                raise truncated(_Properties.NAME)
         except (MalformedFrameError, InvalidFieldTypeException):
-            return None  # let the frame-by-frame path report it in order
-        last = spans[-1][1] if spans else header[1]
-        return ContentFrame(channel, method, props, _join(buf, spans)), last
+            return None, stop
+        return _tuple_new(ContentFrame, (channel, method, props, body)), last or header
 
-    def _frame_at(
-        self, buf: bytearray, pos: int, frame_type: int, channel: int
-    ) -> tuple[int, int] | None:
-        """(payload start, frame-end offset) of a whole frame of this type/channel."""
-        if len(buf) - pos < 8:
-            return None
-        kind, chan, size = _HEADER(buf, pos)
-        stop = pos + 7 + size
-        if kind != frame_type or chan != channel or size > self._limit or stop >= len(buf):
-            return None
-        if buf[stop] != 206:
-            return None
-        return pos + 7, stop
+    def _body(self, data: Data, pos: int, channel: int, body_size: int) -> tuple[bytes | None, int]:
+        """(body, last frame-end) if all body frames are here, else (None, 0)."""
+        if not body_size:
+            return b"", 0
+        if len(data) - pos >= 8:
+            kind, chan, size = _HEADER(data, pos)
+            stop = pos + 7 + size
+            # The common case: the whole body in one frame.
+            if (
+                size == body_size
+                and kind == 3
+                and chan == channel
+                and stop < len(data)
+                and data[stop] == 206
+                and size <= self._limit
+            ):
+                if type(data) is bytes:
+                    return data[pos + 7 : stop], stop
+                return _copy(data, pos + 7, stop), stop
+        return self._split_body(data, pos, channel, body_size)
 
-    def _body_spans(
-        self, buf: bytearray, pos: int, channel: int, body_size: int
-    ) -> list[tuple[int, int]] | None:
-        """Payload spans of the body frames, if they are all here and add up."""
+    def _split_body(
+        self, data: Data, pos: int, channel: int, body_size: int
+    ) -> tuple[bytes | None, int]:
+        """A body spread over several frames, joined with one copy."""
         spans: list[tuple[int, int]] = []
         remaining = body_size
         while remaining > 0:
-            frame = self._frame_at(buf, pos, 3, channel)
-            if frame is None or frame[1] - frame[0] > remaining:
-                return None
-            spans.append(frame)
-            remaining -= frame[1] - frame[0]
-            pos = frame[1] + 1
-        return spans
+            stop = self._frame_at(data, pos, 3, channel)
+            if stop is None or stop - pos - 7 > remaining:
+                return None, 0
+            spans.append((pos + 7, stop))
+            remaining -= stop - pos - 7
+            pos = stop + 1
+        with memoryview(data) as view:
+            return b"".join([view[start:stop] for start, stop in spans]), pos - 1
 
-    @staticmethod
-    def _content_method(
-        buf: bytearray, start: int, stop: int
-    ) -> spec.Basic.Deliver | spec.Basic.GetOk | spec.Basic.Return:
-        if _U32(buf, start)[0] == _DELIVER:
-            try:
-                return _deliver(buf, start + 4, stop)
-            except (UnicodeDecodeError, IndexError, struct.error):
-                pass  # non-UTF-8 names or truncation: the generic decoder handles both
-        method = decode_method(buf[start:stop])
-        if not isinstance(method, (spec.Basic.Deliver, spec.Basic.GetOk, spec.Basic.Return)):
-            raise truncated("content method")
+    def _frame_at(self, data: Data, pos: int, frame_type: int, channel: int) -> int | None:
+        """Frame-end offset of a whole frame of this type and channel at ``pos``."""
+        if len(data) - pos < 8:
+            return None
+        kind, chan, size = _HEADER(data, pos)
+        stop = pos + 7 + size
+        if kind != frame_type or chan != channel or size > self._limit or stop >= len(data):
+            return None
+        return stop if data[stop] == 206 else None
+
+
+def _copy(data: Data, start: int, stop: int) -> bytes:
+    """``bytes(data[start:stop])`` with a single copy."""
+    if type(data) is bytes:
+        return data[start:stop]
+    if stop - start <= _SMALL_BODY:
+        return bytes(data[start:stop])
+    with memoryview(data) as view:
+        return view[start:stop].tobytes()
+
+
+def _deliver(data: Data, start: int, stop: int) -> spec.Basic.Deliver:
+    """Unpack Basic.Deliver fields straight from the input."""
+    pos = start + 4
+    try:
+        tag_end = pos + 1 + data[pos]
+        consumer_tag = data[pos + 1 : tag_end].decode()
+        delivery_tag, bits, size = _QBB(data, tag_end)
+        pos = tag_end + 10
+        exchange = data[pos : pos + size].decode()
+        pos += size
+        key_end = pos + 1 + data[pos]
+        routing_key = data[pos + 1 : key_end].decode()
+    except (UnicodeDecodeError, IndexError, struct.error):
+        key_end = stop + 1  # non-UTF-8 names or truncation: use the generic decoder
+    if key_end > stop:
+        method = decode_method(data[start:stop])
+        if not isinstance(method, _Deliver):
+            raise truncated(_Deliver.NAME)
         return method
-
-
-def _deliver(buf: bytearray, pos: int, stop: int) -> spec.Basic.Deliver:
-    """Unpack Basic.Deliver fields straight from the buffer."""
-    n = buf[pos]
-    tag_end = pos + 1 + n
-    consumer_tag = buf[pos + 1 : tag_end].decode()
-    delivery_tag, bits, n = _QBB(buf, tag_end)
-    pos = tag_end + 10
-    exchange = buf[pos : pos + n].decode()
-    pos += n
-    n = buf[pos]
-    routing_key = buf[pos + 1 : pos + 1 + n].decode()
-    if pos + 1 + n > stop:
-        raise IndexError("Basic.Deliver overruns its frame")
-    method: spec.Basic.Deliver = _new(_Deliver)
+    method = _new(_Deliver)
     method.consumer_tag = consumer_tag
     method.delivery_tag = delivery_tag
     method.redelivered = bool(bits & 1)
@@ -263,15 +311,8 @@ def _deliver(buf: bytearray, pos: int, stop: int) -> spec.Basic.Deliver:
     return method
 
 
-def _join(buf: bytearray, spans: list[tuple[int, int]]) -> bytes:
-    """The body bytes, copied once out of the buffer."""
-    if not spans:
-        return b""
-    if len(spans) == 1:
-        start, stop = spans[0]
-        if stop - start <= _SMALL_BODY:
-            return bytes(buf[start:stop])
-        with memoryview(buf) as view:
-            return view[start:stop].tobytes()
-    with memoryview(buf) as view:
-        return b"".join([view[start:stop] for start, stop in spans])
+def _other_content_method(payload: Data) -> spec.Basic.GetOk | spec.Basic.Return:
+    method = decode_method(payload)
+    if not isinstance(method, (spec.Basic.GetOk, spec.Basic.Return)):
+        raise truncated("content method")
+    return method

@@ -14,7 +14,7 @@ import struct
 
 from pika import amqp_object, spec
 
-from .primitives import FRAME_END, METHOD_FRAME_HEADER, U8, shortstr
+from .primitives import FRAME_END, METHOD_FRAME_HEADER, SHORT_CACHE, prefixed_shortstr
 
 __all__ = [
     "HEARTBEAT_FRAME",
@@ -30,16 +30,16 @@ HEARTBEAT_FRAME = b"\x08\x00\x00\x00\x00\x00\x00\xce"
 Body = bytes | bytearray | memoryview | str
 
 _METHOD_HEAD = METHOD_FRAME_HEADER.pack
-# Publish method frame up to the exchange name: frame header, method id,
-# ticket, exchange length.
-_PUBLISH_HEAD = struct.Struct(">BHIIHB").pack
+# Publish method frame up to the exchange name: frame header, method id, ticket.
+_PUBLISH_HEAD = struct.Struct(">BHIIH").pack
 # Publish bits, frame end, then the content header frame up to its flags.
 _PUBLISH_TO_HEADER = struct.Struct(">BBBHIHHQ").pack
 # Content header frame up to its property flags.
 _HEADER_HEAD = struct.Struct(">BHIHHQ").pack
 # The frame end of the previous frame followed by a body frame header.
 _END_AND_BODY_HEAD = struct.Struct(">BBHI").pack
-_U8 = U8.pack
+_CACHE = SHORT_CACHE
+_prefixed = prefixed_shortstr
 _PUBLISH = spec.Basic.Publish.INDEX
 _NO_PROPERTIES = b"\x00\x00"
 
@@ -79,15 +79,23 @@ def encode_publish(
     frame_max: int,
 ) -> bytes:
     """A whole Basic.Publish message, without building a Basic.Publish object."""
-    ex = shortstr(exchange, "exchange")
-    rk = shortstr(routing_key, "routing_key")
-    props = _NO_PROPERTIES if properties is None else b"".join(properties.encode())
+    # Both names come back with their length octet, memoised when they repeat.
+    ex = (_CACHE.get(exchange) if type(exchange) is str else None) or _prefixed(
+        exchange, "exchange"
+    )
+    rk = (_CACHE.get(routing_key) if type(routing_key) is str else None) or _prefixed(
+        routing_key, "routing_key"
+    )
+    if properties is None:
+        props = _NO_PROPERTIES
+    else:
+        pieces = properties.encode()
+        props = pieces[0] if len(pieces) == 1 else b"".join(pieces)
     data = body if type(body) is bytes else _body_bytes(body)
     size = len(data)
     parts: list[bytes | memoryview] = [
-        _PUBLISH_HEAD(1, channel, 9 + len(ex) + len(rk), _PUBLISH, 0, len(ex)),
+        _PUBLISH_HEAD(1, channel, 7 + len(ex) + len(rk), _PUBLISH, 0),
         ex,
-        _U8(len(rk)),
         rk,
         _PUBLISH_TO_HEADER(1 if mandatory else 0, 0xCE, 2, channel, len(props) + 12, 60, 0, size),
         props,

@@ -13,7 +13,11 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from pika import connection
-from pika.adapters.base_connection import BaseConnection, resolve_loop_alias
+from pika.adapters.base_connection import (
+    BaseConnection,
+    check_parameters,
+    resolve_loop_alias,
+)
 from pika.adapters.utils import connection_workflow as cw
 from pika.adapters.utils import io_services_utils
 from pika.adapters.utils.io_services_utils import check_callback_arg, check_fd_arg
@@ -50,6 +54,7 @@ class AsyncioConnection(BaseConnection):
         loop: Any = None,
         stop_ioloop_on_close: bool = False,
     ) -> None:
+        check_parameters(parameters)  # before building a loop that would leak
         native = resolve_loop_alias(custom_ioloop, loop, "loop")
         super().__init__(
             parameters,
@@ -169,7 +174,7 @@ class _AsyncioIOServicesAdapter(
         coro = self._loop.getaddrinfo(
             host, port, family=family, type=socktype, proto=proto, flags=flags
         )
-        return _AsyncioIOReference(asyncio.ensure_future(coro, loop=self._loop), on_done)
+        return _AsyncioIOReference(self._loop.create_task(coro), on_done)
 
     def set_reader(self, fd: int, on_readable: Callable[[], Any]) -> None:
         check_fd_arg(fd)

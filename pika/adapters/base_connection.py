@@ -31,6 +31,13 @@ Callback = Callable[..., Any]
 OnDone = Callable[[Any], Any]
 
 
+def check_parameters(parameters: object) -> None:
+    """ValueError unless ``parameters`` is None/falsy or a ``Parameters`` instance."""
+    if parameters and not isinstance(parameters, connection.Parameters):
+        # Only the type: a mistakenly passed URL string may carry a password.
+        raise ValueError(f"Expected instance of Parameters, not {type(parameters).__name__}")
+
+
 def resolve_loop_alias(custom_ioloop: Any, alias_value: Any, alias_name: str) -> Any:
     """Merge ``custom_ioloop`` with a keyword alias (``ioloop=``, ``loop=``)."""
     if alias_value is None:

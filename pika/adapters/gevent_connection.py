@@ -24,7 +24,7 @@ except ImportError as _exc:  # pragma: no cover - depends on the environment
     ) from _exc
 
 from pika import connection
-from pika.adapters.base_connection import BaseConnection
+from pika.adapters.base_connection import BaseConnection, check_parameters
 from pika.adapters.utils import connection_workflow as cw
 from pika.adapters.utils.io_services_utils import check_callback_arg
 from pika.adapters.utils.nbio_interface import (
@@ -56,6 +56,7 @@ class GeventConnection(BaseConnection):
         *,
         stop_ioloop_on_close: bool = False,
     ) -> None:
+        check_parameters(parameters)
         super().__init__(
             parameters,
             on_open_callback,

@@ -31,7 +31,11 @@ from pika.adapters._select_pollers import (
     SelectPoller,
     _PollerBase,
 )
-from pika.adapters.base_connection import BaseConnection, resolve_loop_alias
+from pika.adapters.base_connection import (
+    BaseConnection,
+    check_parameters,
+    resolve_loop_alias,
+)
 from pika.adapters.utils import connection_workflow as cw
 from pika.adapters.utils.io_services_utils import check_callback_arg, check_fd_arg
 from pika.adapters.utils.nbio_interface import AbstractIOServices
@@ -304,6 +308,7 @@ class SelectConnection(BaseConnection):
         ioloop: Any = None,
         stop_ioloop_on_close: bool = False,
     ) -> None:
+        check_parameters(parameters)  # before building a loop that would leak
         loop = resolve_loop_alias(custom_ioloop, ioloop, "ioloop")
         super().__init__(
             parameters,

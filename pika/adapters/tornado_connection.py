@@ -19,7 +19,11 @@ except ImportError as _exc:  # pragma: no cover - depends on the environment
     ) from _exc
 
 from pika import connection
-from pika.adapters.base_connection import BaseConnection, resolve_loop_alias
+from pika.adapters.base_connection import (
+    BaseConnection,
+    check_parameters,
+    resolve_loop_alias,
+)
 from pika.adapters.utils import connection_workflow as cw
 from pika.adapters.utils.nbio_interface import AbstractIOServices
 from pika.adapters.utils.selector_ioloop_adapter import SelectorIOServicesAdapter
@@ -54,6 +58,7 @@ class TornadoConnection(BaseConnection):
             if on_open_callback is not None:
                 raise TypeError("Pass either on_open_callback or on_connected_callback, not both")
             on_open_callback = on_connected_callback
+        check_parameters(parameters)  # before building a loop that would leak
         loop = resolve_loop_alias(custom_ioloop, ioloop, "ioloop")
         super().__init__(
             parameters,

@@ -190,7 +190,8 @@ class RabbitNode:
         if self.dir is None:
             self.dir = Path(tempfile.mkdtemp(prefix=f"{self.name}-"))
             _LIVE.add(self)
-        self._choose_ports()
+        if not self.port:  # a restarted node keeps its ports, so client URLs stay valid
+            self._choose_ports()
         self._write_files()
         self._spawn()
 
@@ -206,6 +207,7 @@ class RabbitNode:
                 self._halt_process()
                 if attempt == _LAUNCH_ATTEMPTS:
                     raise BrokerUnavailable(f"{self.nodename}: ports kept clashing") from None
+                self._choose_ports()
                 self.launch()
         if self.tls is not None:
             self._add_external_user(self.tls.client_cn)
@@ -219,6 +221,11 @@ class RabbitNode:
                 shutil.rmtree(self.dir, ignore_errors=True)
                 self.dir = None
                 _LIVE.discard(self)
+
+    def restart(self) -> None:
+        """Stop the whole node and start it again with the same ports, name and data."""
+        self.stop(keep_dir=True)
+        self.start()
 
     def stop_app(self) -> None:
         """Stop the RabbitMQ application; the Erlang VM keeps running."""
@@ -611,18 +618,25 @@ def _main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--tls", action="store_true", help="also open a TLS listener")
     parser.add_argument("command", nargs=argparse.REMAINDER, help="command to run")
     args = parser.parse_args(argv)
-    command = [part for part in args.command if part != "--"]
+    command = args.command[1:] if args.command[:1] == ["--"] else args.command
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    for signum in (signal.SIGTERM, signal.SIGHUP):  # stop the node cleanly on these too
+        signal.signal(signum, _interrupt)
     print("starting a private RabbitMQ node ...", file=sys.stderr, flush=True)
     with RabbitNode(tls=args.tls) as node:
         print(f"node {node.nodename} ready at {node.url}", file=sys.stderr, flush=True)
         if not command:
             print(node.url, flush=True)
+            print("serving until stdin closes or Ctrl-C", file=sys.stderr, flush=True)
             with contextlib.suppress(KeyboardInterrupt):
-                sys.stdin.read()  # serve until stdin closes or Ctrl-C
+                sys.stdin.read()
             return 0
         final = [part.replace("{url}", node.url) for part in command]
         return subprocess.call(final)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ delivered from a later loop callback, never from inside the caller's frame.
 
 from __future__ import annotations
 
+import abc
 import collections
 import functools
 import logging
@@ -125,11 +126,13 @@ class _AsyncTransportBase(AbstractStreamTransport):
         if not self._closing:
             self._shutdown(exc)
 
+    @abc.abstractmethod
     def _read_ready(self) -> None:
-        raise NotImplementedError
+        """Read what the socket has and hand it to the protocol."""
 
+    @abc.abstractmethod
     def _write_ready(self) -> None:
-        raise NotImplementedError
+        """Send queued bytes until the socket would block."""
 
     def _wants_write(self) -> bool:
         return bool(self._tx)

@@ -61,6 +61,9 @@ class LocalServer:
                 sock.close()
 
     def close(self) -> None:
+        # shutdown() wakes a thread blocked in accept(); close() alone does not on Linux.
+        with contextlib.suppress(OSError):
+            self._listener.shutdown(socket.SHUT_RDWR)
         self._listener.close()
         self._thread.join(WAIT)
 
@@ -152,3 +155,56 @@ class RecordingProtocol(AbstractStreamProtocol):
     def connection_lost(self, error: BaseException | None) -> None:
         self.lost.append(error)
         self._emit("lost")
+
+
+# -- a scripted AMQP peer (pamqp codec), to drive the real connection core ---------------
+
+
+def amqp_broker(scenario: str = "open") -> Callable[[socket.socket], None]:
+    """A server handler playing the broker side of the AMQP handshake.
+
+    Scenarios: ``open`` (handshake, then answer Connection.Close with CloseOk),
+    ``drop`` (handshake, then close the socket), ``deny`` (Connection.Close 403 in
+    the START phase), ``silent`` (read the protocol header and never answer).
+    """
+
+    def handler(sock: socket.socket) -> None:
+        from pamqp import commands
+
+        from tests.support.raw_amqp import PROTOCOL_HEADER, RawConnection
+
+        peer = RawConnection(sock)
+        if peer._read(len(PROTOCOL_HEADER)) != PROTOCOL_HEADER:
+            return
+        if scenario == "silent":
+            while sock.recv(4096):
+                pass
+            return
+        peer.send(commands.Connection.Start(server_properties={"product": "fake"}))
+        peer.expect(commands.Connection.StartOk)
+        if scenario == "deny":
+            peer.send(commands.Connection.Close(403, "ACCESS_REFUSED - Login was refused", 0, 0))
+            while sock.recv(4096):
+                pass
+            return
+        peer.send(commands.Connection.Tune(channel_max=2047, frame_max=131072, heartbeat=0))
+        peer.expect(commands.Connection.TuneOk)
+        peer.expect(commands.Connection.Open)
+        peer.send(commands.Connection.OpenOk())
+        if scenario == "drop":
+            return
+        _serve_until_close(peer)
+
+    return handler
+
+
+def _serve_until_close(peer: Any) -> None:
+    from pamqp import commands
+
+    while True:
+        got = peer.read_frame()
+        if got is None:
+            return
+        if isinstance(got[1], commands.Connection.Close):
+            peer.send(commands.Connection.CloseOk())
+            return

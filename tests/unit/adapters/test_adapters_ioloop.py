@@ -6,13 +6,14 @@ import select
 import socket
 import threading
 import time
+import types
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
 from pika.adapters import select_connection
 from pika.adapters.select_connection import IOLoop
-
 from tests.unit.adapters.adapter_support import WAIT, run_until
 
 POLLER_CLASSES = {
@@ -91,7 +92,9 @@ def test_timer_removed_by_an_earlier_timer_of_the_same_batch_does_not_run(
 
 def test_timer_added_by_a_timer_waits_for_the_next_iteration(ioloop: IOLoop) -> None:
     fired: list[str] = []
-    ioloop.call_later(0, lambda: (fired.append("a"), ioloop.call_later(0, lambda: fired.append("b"))))
+    ioloop.call_later(
+        0, lambda: (fired.append("a"), ioloop.call_later(0, lambda: fired.append("b")))
+    )
     ioloop.process_timeouts()
     assert fired == ["a"]
     ioloop.process_timeouts()
@@ -289,7 +292,9 @@ def _exercise_handlers(loop: IOLoop, left: socket.socket, right: socket.socket) 
 
 
 def test_poller_type_alias_wins_over_select_type(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(select_connection, "SELECT_TYPE", "poll" if "poll" in AVAILABLE_POLLERS else None)
+    monkeypatch.setattr(
+        select_connection, "SELECT_TYPE", "poll" if "poll" in AVAILABLE_POLLERS else None
+    )
     monkeypatch.setattr(select_connection, "POLLER_TYPE", "select")
     loop = IOLoop()
     try:
@@ -305,7 +310,9 @@ def test_unknown_poller_type_is_rejected(monkeypatch: pytest.MonkeyPatch) -> Non
 
 
 def test_automatic_poller_prefers_epoll_then_kqueue(ioloop: IOLoop) -> None:
-    expected = "epoll" if hasattr(select, "epoll") else "kqueue" if hasattr(select, "kqueue") else None
+    expected = (
+        "epoll" if hasattr(select, "epoll") else "kqueue" if hasattr(select, "kqueue") else None
+    )
     if expected is not None:
         assert type(ioloop._poller) is POLLER_CLASSES[expected]
 
@@ -378,3 +385,56 @@ def test_constants_match_poll_bits() -> None:
     assert select_connection.PollEvents.HANGUP == 16
     assert select_connection.PollPoller.POLL_TIMEOUT_MULT == 1000
     assert select_connection.SelectPoller._MAX_POLL_TIMEOUT == 5
+
+
+class _FakeKevent:
+    def __init__(self, ident: int, kq_filter: int, flags: int = 0) -> None:
+        self.ident, self.filter, self.flags = ident, kq_filter, flags
+
+
+class _FakeKqueue:
+    def __init__(self) -> None:
+        self.changes: list[tuple[int, int, int]] = []
+        self.ready: list[_FakeKevent] = []
+        self.closed = False
+
+    def control(self, changes: Any, max_events: int, timeout: float | None = None) -> Any:
+        if changes:
+            self.changes.extend((c.ident, c.filter, c.flags) for c in changes)
+            return []
+        ready, self.ready = self.ready, []
+        return ready
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_kqueue_poller_translates_interest_and_events(monkeypatch: pytest.MonkeyPatch) -> None:
+    """KQueuePoller against a scripted kqueue (the real one exists only on BSD/macOS)."""
+    from pika.adapters import _select_pollers
+
+    read_f, write_f, add, delete, error = -1, -2, 1, 2, 0x4000
+    fake = types.SimpleNamespace(
+        kqueue=_FakeKqueue,
+        kevent=_FakeKevent,
+        KQ_FILTER_READ=read_f,
+        KQ_FILTER_WRITE=write_f,
+        KQ_EV_ADD=add,
+        KQ_EV_DELETE=delete,
+        KQ_EV_ERROR=error,
+    )
+    monkeypatch.setattr(_select_pollers, "_SELECT", fake)
+    poller = select_connection.KQueuePoller()
+    kq = poller._kqueue
+    seen: list[tuple[int, int]] = []
+    poller.add_handler(5, lambda fd, ev: seen.append((fd, ev)), IOLoop.READ)
+    poller.update_handler(5, IOLoop.READ | IOLoop.WRITE)
+    poller.update_handler(5, IOLoop.WRITE)
+    assert kq.changes == [(5, read_f, add), (5, write_f, add), (5, read_f, delete)]
+    kq.ready = [_FakeKevent(5, write_f), _FakeKevent(5, read_f, error)]
+    poller.poll(0)
+    assert seen == [(5, IOLoop.WRITE | IOLoop.ERROR)]  # READ is masked: not watched any more
+    poller.remove_handler(5)
+    assert kq.changes[-1] == (5, write_f, delete)
+    poller.close()
+    assert kq.closed

@@ -1,0 +1,776 @@
+"""The thread-safe ``Channel``: every method callable from any thread.
+
+Each method marshals a small closure onto the I/O thread, where it drives the
+callback-style ``pika.channel.Channel`` (the "impl"), and either waits for the
+reply through a future (RPCs) or returns at once (publish, ack, nack, reject).
+Events from the impl arrive on the I/O thread and are handed, in order, to
+this channel's worker thread (``pika-consumer``) as work items, so user
+callbacks never run on the I/O thread.
+
+Shared state (see the module docstring of thread_safe_connection for the
+whole picture):
+
+* ``_lock`` guards the user's return and cancel callback tuples (replaced, never
+  mutated, so the I/O thread reads a consistent snapshot without the lock);
+* ``_reason`` is written once, on the I/O thread, before any future it fails is
+  settled; other threads only read it (a reference read is atomic);
+* everything else (``_rpcs``, ``_gets``, ``_confirms``, ``_streams``,
+  ``_select_ok``, ``_ack_nack_callback``) is touched only on the I/O thread.
+"""
+
+from __future__ import annotations
+
+import collections
+import concurrent.futures
+import copy
+import enum
+import functools
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
+
+from pika import channel as channel_mod
+from pika import exceptions, frame, spec
+from pika.adapters._threadsafe_calls import Reason, check_timeout, fail, resolve
+from pika.adapters._threadsafe_confirms import ConfirmWaiters
+from pika.adapters._threadsafe_queue import CLOSED, TIMED_OUT, BoundedBuffer, WorkQueue
+
+if TYPE_CHECKING:
+    from pika.adapters.thread_safe_connection import Connection
+
+LOGGER = logging.getLogger("pika.adapters.thread_safe_connection")
+
+DEFAULT_RPC_TIMEOUT = 10
+
+Callback = Callable[..., Any]
+Message = tuple[Any, Any, Any]
+_Future = concurrent.futures.Future
+
+
+class _End(enum.Enum):
+    """Marker put in a consume() stream when the broker cancels its consumer."""
+
+    CANCELLED = "cancelled"
+
+
+class Channel:
+    """An AMQP channel shared by any number of threads (see pika.Connection)."""
+
+    def __init__(self, connection: Connection, impl: channel_mod.Channel) -> None:
+        # Built on the I/O thread by Connection.channel().
+        self._connection = connection
+        self._impl = impl
+        self._number = impl.channel_number
+        self._lock = threading.Lock()
+        self._reason: Reason | None = None
+        self._closed: _Future[BaseException] = connection._track(concurrent.futures.Future())
+        self._worker = WorkQueue("pika-consumer", connection._maxsize, connection._put_timeout)
+        self._return_callbacks: tuple[Callback, ...] = ()
+        self._cancel_callbacks: tuple[Callback, ...] = ()
+        self._ack_nack_callback: Callback | None = None
+        self._select_ok: frame.Method[Any] | None = None
+        self._rpcs: set[_Future[Any]] = set()
+        self._gets: collections.deque[tuple[str, bool, _Future[Any]]] = collections.deque()
+        self._get_busy = False
+        self._confirms = ConfirmWaiters()
+        self._streams: dict[str, BoundedBuffer] = {}
+        impl.add_on_close_callback(self._on_closed)
+        impl.add_on_return_callback(self._on_returned)
+        impl.add_on_cancel_callback(self._on_cancelled)
+        impl._confirm_listener = self._confirms.settle
+
+    def __repr__(self) -> str:
+        state = "CLOSED" if self._reason is not None else "OPEN" if self.is_open else "OPENING"
+        return f"<{type(self).__name__} number={self._number} {state} conn={self._connection!r}>"
+
+    def __int__(self) -> int:
+        return self._number
+
+    def __enter__(self) -> Channel:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._reason is None and self._connection._reason is None:
+            self.close()
+
+    # -- properties -------------------------------------------------------
+
+    @property
+    def channel_number(self) -> int:
+        """This channel's number."""
+        return self._number
+
+    @property
+    def connection(self) -> Connection:
+        """The thread-safe Connection this channel belongs to."""
+        return self._connection
+
+    @property
+    def is_open(self) -> bool:
+        """True while the channel is open."""
+        return self._impl.is_open
+
+    @property
+    def is_closed(self) -> bool:
+        """True once the channel is closed."""
+        return self._impl.is_closed
+
+    @property
+    def next_publish_seq_no(self) -> int | None:
+        """The confirm tag the next publish gets; None before confirm mode."""
+        return self._impl._next_publish_tag()
+
+    @property
+    def consumer_tags(self) -> list[str]:
+        """Tags of the active consumers ([] once closed)."""
+        if self._reason is not None or self._connection._reason is not None:
+            return []
+        if self._connection._on_io_thread():
+            return self._impl.consumer_tags
+        try:
+            tags: list[str] = self._connection._call(
+                "consumer_tags", DEFAULT_RPC_TIMEOUT, self._read_consumer_tags, self
+            )
+        except exceptions.AMQPError:
+            return []  # closed meanwhile
+        return tags
+
+    # -- callbacks ----------------------------------------------------------
+
+    def add_on_return_callback(self, callback: Callback) -> None:
+        """``callback(channel, method, properties, body)`` per Basic.Return, on the worker."""
+        _require_callable(callback, "callback")
+        with self._lock:
+            self._return_callbacks += (callback,)
+
+    def add_on_cancel_callback(self, callback: Callback) -> None:
+        """``callback(frame)`` when the broker cancels a consumer, on the worker."""
+        _require_callable(callback, "callback")
+        with self._lock:
+            self._cancel_callbacks += (callback,)
+
+    # -- fire-and-forget ------------------------------------------------------
+
+    def basic_publish(
+        self,
+        exchange: str,
+        routing_key: str,
+        body: bytes | str,
+        properties: spec.BasicProperties | None = None,
+        mandatory: bool = False,
+        on_publish: Callable[[int], Any] | None = None,
+    ) -> None:
+        """Publish without waiting; ``on_publish(delivery_tag)`` runs on the I/O thread.
+
+        Raises at once only if the channel or connection is known to be closed.
+        """
+        if on_publish is not None:
+            _require_callable(on_publish, "on_publish")
+        data, props = _message_copy(body, properties)
+
+        def publish() -> None:
+            tag = self._impl._publish(exchange, routing_key, data, props, mandatory)
+            if tag and on_publish is not None:
+                try:
+                    on_publish(tag)
+                except Exception:
+                    LOGGER.exception("on_publish(%d) raised (ignored)", tag)
+
+        self._connection._fire("basic_publish", publish, self)
+
+    def basic_ack(self, delivery_tag: int = 0, multiple: bool = False) -> None:
+        """Acknowledge a delivery (without waiting)."""
+        self._connection._fire(
+            "basic_ack", lambda: self._impl.basic_ack(delivery_tag, multiple), self
+        )
+
+    def basic_nack(
+        self, delivery_tag: int = 0, multiple: bool = False, requeue: bool = True
+    ) -> None:
+        """Negatively acknowledge deliveries (without waiting)."""
+        self._connection._fire(
+            "basic_nack", lambda: self._impl.basic_nack(delivery_tag, multiple, requeue), self
+        )
+
+    def basic_reject(self, delivery_tag: int = 0, requeue: bool = True) -> None:
+        """Reject a delivery (without waiting)."""
+        if not isinstance(delivery_tag, int) or isinstance(delivery_tag, bool):
+            raise TypeError(f"delivery_tag must be an integer, got {delivery_tag!r}")
+        self._connection._fire(
+            "basic_reject", lambda: self._impl.basic_reject(delivery_tag, requeue), self
+        )
+
+    # -- publisher confirms -----------------------------------------------------
+
+    def confirm_delivery(
+        self, ack_nack_callback: Callback | None = None, timeout: float | None = DEFAULT_RPC_TIMEOUT
+    ) -> frame.Method[Any]:
+        """Enter confirm mode; returns the SelectOk frame (idempotent).
+
+        ``ack_nack_callback(frame)`` runs on the worker for every Ack/Nack; a
+        later call replaces it.  Without it, use ``publish_with_confirm``.
+        """
+        if ack_nack_callback is not None:
+            _require_callable(ack_nack_callback, "ack_nack_callback")
+
+        def start(fut: _Future[Any]) -> None:
+            if ack_nack_callback is not None:
+                self._ack_nack_callback = ack_nack_callback
+            if self._select_ok is not None:
+                resolve(fut, self._select_ok)
+                return
+
+            def selected(method_frame: frame.Method[Any]) -> None:
+                self._select_ok = method_frame
+                self._replied(fut, method_frame)
+
+            self._send(fut, lambda: self._impl.confirm_delivery(self._on_ack_nack, selected))
+
+        result: frame.Method[Any] = self._connection._call("confirm_delivery", timeout, start, self)
+        return result
+
+    def publish_with_confirm(
+        self,
+        exchange: str,
+        routing_key: str,
+        body: bytes | str,
+        properties: spec.BasicProperties | None = None,
+        mandatory: bool = False,
+    ) -> concurrent.futures.Future[frame.Method[Any]]:
+        """Publish in confirm mode; the returned future settles with the outcome.
+
+        It resolves with the Basic.Ack frame, or fails with UnroutableError (a
+        mandatory message came back), NackError, or the channel/connection close
+        reason when the channel closed first (outcome unknown).
+        """
+        data, props = _message_copy(body, properties)
+        future: _Future[Any] = concurrent.futures.Future()
+
+        def publish(fut: _Future[Any]) -> None:
+            if self._impl._next_publish_tag() is None:
+                raise exceptions.ChannelWrongStateError(
+                    f"publish_with_confirm on channel {self._number} needs confirm mode: "
+                    "call confirm_delivery() first"
+                )
+            tag = self._impl._publish(exchange, routing_key, data, props, mandatory)
+            self._confirms.track(tag, fut, props, data)
+
+        return self._connection._start(publish, self, future)
+
+    # -- consumers -----------------------------------------------------------
+
+    def basic_consume(
+        self,
+        queue: str,
+        on_message_callback: Callback,
+        auto_ack: bool = False,
+        exclusive: bool = False,
+        consumer_tag: str | None = None,
+        arguments: dict[str, Any] | None = None,
+        timeout: float | None = DEFAULT_RPC_TIMEOUT,
+    ) -> str:
+        """Start a consumer; returns its tag once ConsumeOk arrives.
+
+        ``on_message_callback(channel, method, properties, body)`` runs on this
+        channel's worker thread, in delivery order; its exceptions are logged.
+        """
+        _require_callable(on_message_callback, "on_message_callback")
+
+        def deliver(_impl: object, method: Any, properties: Any, body: bytes) -> None:
+            work = functools.partial(on_message_callback, self, method, properties, body)
+            self._connection._offer(self._worker, work)
+
+        args = (queue, auto_ack, exclusive, consumer_tag, arguments)
+        tag: str = self._consume("basic_consume", timeout, deliver, None, args)
+        return tag
+
+    def basic_cancel(
+        self, consumer_tag: str = "", timeout: float | None = DEFAULT_RPC_TIMEOUT
+    ) -> frame.Method[Any] | None:
+        """Cancel a consumer; returns the CancelOk frame (None if the tag is not active)."""
+
+        def start(fut: _Future[Any]) -> None:
+            stream = self._streams.pop(consumer_tag, None)
+            if stream is not None:  # a consume() generator: let it end
+                stream.put_control(_End.CANCELLED)
+            if consumer_tag not in self._impl.consumer_tags:
+                resolve(fut, None)
+                return
+            reply = functools.partial(self._replied, fut)
+            self._send(fut, lambda: self._impl.basic_cancel(consumer_tag, callback=reply))
+
+        result: frame.Method[Any] | None = self._connection._call(
+            "basic_cancel", timeout, start, self
+        )
+        return result
+
+    def consume(
+        self,
+        queue: str,
+        auto_ack: bool = False,
+        exclusive: bool = False,
+        arguments: dict[str, Any] | None = None,
+        inactivity_timeout: float | None = None,
+        timeout: float | None = DEFAULT_RPC_TIMEOUT,
+    ) -> Iterator[Message]:
+        """Yield ``(method, properties, body)`` per delivery from a new consumer.
+
+        The consumer starts on the first ``next()``. ``(None, None, None)`` is
+        yielded after ``inactivity_timeout`` seconds without a message.  The
+        generator ends when the broker cancels the consumer or the channel is
+        closed by the client, and raises the reason of any other closure.
+        Closing the generator cancels the consumer; messages it had buffered
+        but not yielded are rejected with requeue (unless ``auto_ack``).
+        """
+        check_timeout(inactivity_timeout, "inactivity_timeout")
+        stream = BoundedBuffer(self._connection._maxsize, self._connection._put_timeout)
+
+        def deliver(_impl: object, method: Any, properties: Any, body: bytes) -> None:
+            self._connection._offer(stream, (method, properties, body))
+
+        args = (queue, auto_ack, exclusive, None, arguments)
+        tag: str = self._consume("consume", timeout, deliver, stream, args)
+        try:
+            while True:
+                item = stream.get(inactivity_timeout)
+                if item is TIMED_OUT:
+                    yield (None, None, None)
+                elif item is CLOSED or item is _End.CANCELLED:
+                    return
+                elif isinstance(item, Reason):
+                    if isinstance(item.error, exceptions.ChannelClosedByClient):
+                        return
+                    item.throw()
+                else:
+                    yield item
+        finally:
+            self._stop_stream(tag, stream, auto_ack, timeout)
+
+    def basic_get(
+        self, queue: str, auto_ack: bool = False, timeout: float | None = DEFAULT_RPC_TIMEOUT
+    ) -> Message:
+        """Fetch one message: ``(method, properties, body)`` or ``(None, None, None)``.
+
+        Concurrent calls on one channel are sent one after another.
+        """
+        if not isinstance(queue, str):
+            raise TypeError(f"queue must be a str, got {queue!r}")
+
+        def start(fut: _Future[Any]) -> None:
+            self._impl._open_machine()  # ChannelWrongStateError now, not when queued
+            self._gets.append((queue, auto_ack, fut))
+            self._next_get()
+
+        result: Message = self._connection._call("basic_get", timeout, start, self)
+        return result
+
+    # -- synchronous methods ------------------------------------------------------
+
+    def basic_qos(
+        self,
+        prefetch_size: int = 0,
+        prefetch_count: int = 0,
+        global_qos: bool = False,
+        timeout: float | None = DEFAULT_RPC_TIMEOUT,
+    ) -> frame.Method[Any]:
+        """Set the prefetch window; returns the QosOk frame."""
+        return self._rpc("basic_qos", timeout, prefetch_size, prefetch_count, global_qos)
+
+    def basic_recover(
+        self, requeue: bool = False, timeout: float | None = DEFAULT_RPC_TIMEOUT
+    ) -> frame.Method[Any]:
+        """Redeliver unacknowledged messages; returns the RecoverOk frame."""
+        return self._rpc("basic_recover", timeout, requeue)
+
+    def exchange_declare(
+        self,
+        exchange: str,
+        exchange_type: Any = "direct",
+        passive: bool = False,
+        durable: bool = False,
+        auto_delete: bool = False,
+        internal: bool = False,
+        arguments: dict[str, Any] | None = None,
+        timeout: float | None = DEFAULT_RPC_TIMEOUT,
+    ) -> frame.Method[Any]:
+        """Declare an exchange; returns the DeclareOk frame."""
+        return self._rpc(
+            "exchange_declare",
+            timeout,
+            exchange,
+            exchange_type,
+            passive,
+            durable,
+            auto_delete,
+            internal,
+            arguments,
+        )
+
+    def exchange_delete(
+        self,
+        exchange: str | None = None,
+        if_unused: bool = False,
+        timeout: float | None = DEFAULT_RPC_TIMEOUT,
+    ) -> frame.Method[Any]:
+        """Delete an exchange; returns the DeleteOk frame."""
+        return self._rpc("exchange_delete", timeout, exchange, if_unused)
+
+    def exchange_bind(
+        self,
+        destination: str,
+        source: str,
+        routing_key: str = "",
+        arguments: dict[str, Any] | None = None,
+        timeout: float | None = DEFAULT_RPC_TIMEOUT,
+    ) -> frame.Method[Any]:
+        """Bind two exchanges; returns the BindOk frame."""
+        return self._rpc("exchange_bind", timeout, destination, source, routing_key, arguments)
+
+    def exchange_unbind(
+        self,
+        destination: str | None = None,
+        source: str | None = None,
+        routing_key: str = "",
+        arguments: dict[str, Any] | None = None,
+        timeout: float | None = DEFAULT_RPC_TIMEOUT,
+    ) -> frame.Method[Any]:
+        """Remove an exchange-to-exchange binding; returns the UnbindOk frame."""
+        return self._rpc(
+            "exchange_unbind",
+            timeout,
+            destination,
+            source,
+            routing_key,
+            arguments,
+        )
+
+    def queue_declare(
+        self,
+        queue: str,
+        passive: bool = False,
+        durable: bool = False,
+        exclusive: bool = False,
+        auto_delete: bool = False,
+        arguments: dict[str, Any] | None = None,
+        timeout: float | None = DEFAULT_RPC_TIMEOUT,
+    ) -> frame.Method[Any]:
+        """Declare a queue (``''`` for a broker-named one); returns the DeclareOk frame."""
+        return self._rpc(
+            "queue_declare",
+            timeout,
+            queue,
+            passive,
+            durable,
+            exclusive,
+            auto_delete,
+            arguments,
+        )
+
+    def queue_bind(
+        self,
+        queue: str,
+        exchange: str,
+        routing_key: str | None = None,
+        arguments: dict[str, Any] | None = None,
+        timeout: float | None = DEFAULT_RPC_TIMEOUT,
+    ) -> frame.Method[Any]:
+        """Bind a queue to an exchange; returns the BindOk frame."""
+        return self._rpc("queue_bind", timeout, queue, exchange, routing_key, arguments)
+
+    def queue_unbind(
+        self,
+        queue: str,
+        exchange: str | None = None,
+        routing_key: str | None = None,
+        arguments: dict[str, Any] | None = None,
+        timeout: float | None = DEFAULT_RPC_TIMEOUT,
+    ) -> frame.Method[Any]:
+        """Remove a queue binding; returns the UnbindOk frame."""
+        return self._rpc("queue_unbind", timeout, queue, exchange, routing_key, arguments)
+
+    def queue_purge(
+        self, queue: str, timeout: float | None = DEFAULT_RPC_TIMEOUT
+    ) -> frame.Method[Any]:
+        """Purge a queue; returns the PurgeOk frame (``.method.message_count``)."""
+        return self._rpc("queue_purge", timeout, queue)
+
+    def queue_delete(
+        self,
+        queue: str,
+        if_unused: bool = False,
+        if_empty: bool = False,
+        timeout: float | None = DEFAULT_RPC_TIMEOUT,
+    ) -> frame.Method[Any]:
+        """Delete a queue; returns the DeleteOk frame."""
+        return self._rpc("queue_delete", timeout, queue, if_unused, if_empty)
+
+    def tx_select(self, timeout: float | None = DEFAULT_RPC_TIMEOUT) -> frame.Method[Any]:
+        """Put the channel in transaction mode; returns the SelectOk frame."""
+        return self._rpc("tx_select", timeout)
+
+    def tx_commit(self, timeout: float | None = DEFAULT_RPC_TIMEOUT) -> frame.Method[Any]:
+        """Commit the current transaction; returns the CommitOk frame."""
+        return self._rpc("tx_commit", timeout)
+
+    def tx_rollback(self, timeout: float | None = DEFAULT_RPC_TIMEOUT) -> frame.Method[Any]:
+        """Abandon the current transaction; returns the RollbackOk frame."""
+        return self._rpc("tx_rollback", timeout)
+
+    # -- closing ------------------------------------------------------------------
+
+    def close(
+        self,
+        reply_code: int = 0,
+        reply_text: str = "Normal shutdown",
+        timeout: float | None = DEFAULT_RPC_TIMEOUT,
+    ) -> None:
+        """Close the channel, then let its worker finish within the same budget.
+
+        Returns at once if the channel is already closed by the client or is
+        closing; raises the reason if it was closed for another reason.
+        """
+        check_timeout(timeout)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        if not self._begin_close(reply_code, reply_text, timeout):
+            return
+        error = self._connection._wait(self._closed, _left(deadline), "channel close", self, False)
+        if error is not None:
+            self._connection._rethrow(error, self)
+        reason = self._closed.result()
+        if not isinstance(reason, exceptions.ChannelClosedByClient):
+            self._connection._rethrow(reason, self)
+        if not self._worker.is_current_thread():
+            self._worker.join(_left(deadline))
+
+    def abort(
+        self,
+        reply_code: int = 0,
+        reply_text: str = "Normal shutdown",
+        timeout: float | None = DEFAULT_RPC_TIMEOUT,
+    ) -> None:
+        """Like ``close`` but never raises."""
+        try:
+            self.close(reply_code, reply_text, timeout)
+        except Exception as exc:
+            LOGGER.debug("Channel %d abort: %r", self._number, exc)
+
+    # -- internals: user-thread side ---------------------------------------------------
+
+    def _check_usable(self) -> None:
+        """Raise why the channel cannot be used, if it is closed (any thread)."""
+        reason = self._reason
+        if reason is None:
+            return
+        if isinstance(reason.error, exceptions.ChannelClosedByClient):
+            raise exceptions.ChannelWrongStateError("Channel is closed.")
+        reason.throw()
+
+    def _rpc(self, method: str, timeout: float | None, *args: Any) -> frame.Method[Any]:
+        """Call ``impl.<method>(*args, callback=...)`` and wait for the reply frame."""
+
+        def start(fut: _Future[Any]) -> None:
+            callback = functools.partial(self._replied, fut)
+            self._send(fut, lambda: getattr(self._impl, method)(*args, callback=callback))
+
+        reply: frame.Method[Any] = self._connection._call(method, timeout, start, self)
+        return reply
+
+    def _consume(
+        self,
+        what: str,
+        timeout: float | None,
+        deliver: Callback,
+        stream: BoundedBuffer | None,
+        args: tuple[Any, ...],
+    ) -> Any:
+        """basic_consume on the I/O thread; the result is the consumer tag."""
+        queue, auto_ack, exclusive, consumer_tag, arguments = args
+
+        def start(fut: _Future[Any]) -> None:
+            def consuming(method_frame: frame.Method[Any]) -> None:
+                self._replied(fut, method_frame.method.consumer_tag)
+
+            tag = self._send(
+                fut,
+                lambda: self._impl.basic_consume(
+                    queue, deliver, auto_ack, exclusive, consumer_tag, arguments, consuming
+                ),
+            )
+            if stream is not None:
+                self._streams[tag] = stream
+
+        return self._connection._call(what, timeout, start, self)
+
+    def _begin_close(self, reply_code: int, reply_text: str, timeout: float | None) -> bool:
+        """Start the close on the I/O thread; False if it is already closed or closing."""
+        reason = self._reason
+        if reason is not None:
+            if isinstance(reason.error, exceptions.ChannelClosedByClient):
+                return False
+            self._connection._rethrow(reason.error, self)
+
+        def start(fut: _Future[Any]) -> None:
+            if self._impl.is_closing or self._impl.is_closed:
+                resolve(fut, False)
+                return
+            self._impl.close(reply_code, reply_text)
+            resolve(fut, True)
+
+        started: bool = self._connection._call("channel close", timeout, start, None)
+        return started
+
+    def _stop_stream(
+        self, tag: str, stream: BoundedBuffer, auto_ack: bool, timeout: float | None
+    ) -> None:
+        """Cancel a consume() stream's consumer and hand back what it buffered."""
+        if self._reason is None and self._connection._reason is None:
+            try:
+                self.basic_cancel(tag, timeout)
+            except Exception as exc:
+                LOGGER.warning("Cancelling consumer %r on channel %d: %r", tag, self._number, exc)
+        unread = [item for item in stream.drain() if isinstance(item, tuple)]
+        if not unread:
+            return
+        if auto_ack:
+            LOGGER.warning("consume(): %d auto-acked message(s) dropped unread", len(unread))
+            return
+        for method, _properties, _body in unread:
+            try:
+                self.basic_reject(method.delivery_tag, requeue=True)
+            except Exception as exc:
+                LOGGER.debug("consume(): could not reject buffered message: %r", exc)
+                return
+
+    # -- internals: I/O-thread side ------------------------------------------------------
+
+    def _send(self, fut: _Future[Any], request: Callable[[], Any]) -> Any:
+        """Make a request whose reply settles ``fut``; a channel close fails it."""
+        self._rpcs.add(fut)
+        try:
+            return request()
+        except BaseException:
+            self._rpcs.discard(fut)
+            raise
+
+    def _read_consumer_tags(self, fut: _Future[Any]) -> None:
+        resolve(fut, self._impl.consumer_tags)
+
+    def _replied(self, fut: _Future[Any], value: Any) -> None:
+        self._rpcs.discard(fut)
+        resolve(fut, value)
+
+    def _next_get(self) -> None:
+        """Send the next queued basic_get once the previous one is answered."""
+        while not self._get_busy and self._gets:
+            queue, auto_ack, fut = self._gets.popleft()
+            if fut.done():
+                continue  # its caller gave up waiting
+            self._get_busy = True
+            self._rpcs.add(fut)
+            getter = _Get(self, fut, auto_ack)
+            try:
+                self._impl.add_callback(getter.empty, [spec.Basic.GetEmpty])
+                self._impl.basic_get(queue, getter.got, auto_ack)
+            except Exception as exc:
+                self._impl.remove_callback(getter.empty, [spec.Basic.GetEmpty])
+                self._get_busy = False
+                self._rpcs.discard(fut)
+                fail(fut, exc)
+
+    def _get_answered(self) -> None:
+        self._get_busy = False
+        self._next_get()
+
+    def _on_ack_nack(self, method_frame: frame.Method[Any]) -> None:
+        callback = self._ack_nack_callback
+        if callback is not None:
+            self._connection._offer(self._worker, functools.partial(callback, method_frame))
+
+    def _on_returned(self, _impl: object, method: Any, properties: Any, body: bytes) -> None:
+        callbacks = self._return_callbacks
+        if not callbacks and not self._confirms:
+            LOGGER.warning(
+                "Basic.Return dropped (no return callback on channel %d): %r", self._number, method
+            )
+        for callback in callbacks:
+            work = functools.partial(callback, self, method, properties, body)
+            self._connection._offer(self._worker, work)
+
+    def _on_cancelled(self, method_frame: frame.Method[Any]) -> None:
+        stream = self._streams.pop(method_frame.method.consumer_tag, None)
+        if stream is not None:
+            stream.put_control(_End.CANCELLED)
+        for callback in self._cancel_callbacks:
+            self._connection._offer(self._worker, functools.partial(callback, method_frame))
+
+    def _on_closed(self, _impl: object, error: BaseException) -> None:
+        self._reason = Reason(error)
+        rpcs, self._rpcs = self._rpcs, set()
+        gets, self._gets = list(self._gets), collections.deque()
+        for fut in [*rpcs, *(get[2] for get in gets)]:
+            fail(fut, error)
+        self._confirms.fail_all(error)
+        streams, self._streams = self._streams, {}
+        for stream in streams.values():
+            stream.put_control(self._reason)
+        resolve(self._closed, error)
+        self._worker.close()
+        self._connection._channel_closed(self)
+
+
+class _Get:
+    """The two possible answers to one basic_get."""
+
+    __slots__ = ("_auto_ack", "_channel", "_future")
+
+    def __init__(self, channel: Channel, future: _Future[Any], auto_ack: bool) -> None:
+        self._channel = channel
+        self._future = future
+        self._auto_ack = auto_ack
+
+    def got(self, _impl: object, method: Any, properties: Any, body: bytes) -> None:
+        channel = self._channel
+        channel._impl.remove_callback(self.empty, [spec.Basic.GetEmpty])
+        if self._future.done():  # the caller timed out
+            if self._auto_ack:
+                LOGGER.warning("basic_get answered after its caller gave up: message dropped")
+            else:  # give it back rather than hold it unacknowledged
+                channel._impl.basic_reject(method.delivery_tag, requeue=True)
+        channel._replied(self._future, (method, properties, body))
+        channel._get_answered()
+
+    def empty(self, _frame: frame.Method[Any]) -> None:
+        self._channel._replied(self._future, (None, None, None))
+        self._channel._get_answered()
+
+
+def _require_callable(value: object, name: str) -> None:
+    if not callable(value):
+        raise TypeError(f"{name} must be callable, got {value!r}")
+
+
+def _message_copy(
+    body: bytes | str, properties: spec.BasicProperties | None
+) -> tuple[bytes, spec.BasicProperties]:
+    """Snapshot a message on the caller's thread: it is sent later, from the I/O thread."""
+    if isinstance(body, str):
+        data = body.encode("utf-8")
+    elif isinstance(body, (bytes, bytearray, memoryview)):
+        data = bytes(body)
+    else:
+        raise TypeError(f"body must be bytes or str, got {type(body).__name__}")
+    if properties is None:
+        return data, spec.BasicProperties()
+    if not isinstance(properties, spec.BasicProperties):
+        raise TypeError(f"properties must be a BasicProperties, got {type(properties).__name__}")
+    snapshot = copy.copy(properties)
+    if snapshot.headers:
+        snapshot.headers = dict(snapshot.headers)
+    return data, snapshot
+
+
+def _left(deadline: float | None) -> float | None:
+    """Seconds left until ``deadline`` (None: no deadline)."""
+    return None if deadline is None else max(0.0, deadline - time.monotonic())
