@@ -147,7 +147,7 @@ class DecodeWriter:
             self.bit_var = self.local("bits")
             self.fmt += "B"
             self.targets.append(self.bit_var)
-        self.after.append(f"self.{name} = bool({self.bit_var} & {1 << self.bit_count})")
+        self.after.append(f"self.{name} = ({self.bit_var} & {1 << self.bit_count}) != 0")
         self.bit_count += 1
 
     def end_bits(self) -> None:
@@ -417,7 +417,8 @@ def properties_class(cls: dict[str, Any], ctx: Context) -> list[str]:
     ]
     for bit, fld in enumerate(fields):
         lines.append(f"    {flag_name(fld)}: ClassVar[int] = 1 << {15 - bit}")
-    lines.append("")
+    names = ", ".join(repr(f.name) for f in fields)
+    lines += ["", f"    _FIELDS: ClassVar[tuple[str, ...]] = ({names})", ""]
     for fld in fields:
         lines.append(f"    {fld.name}: {property_annotation(fld)} = None")
     lines += ["", *properties_init(fields), "", *properties_decode(fields, ctx, name)]
@@ -450,8 +451,9 @@ def property_blocks(fields: list[Field], render: Any) -> tuple[list[str], list[s
 def properties_decode(fields: list[Field], ctx: Context, name: str) -> list[str]:
     lines = [
         f"    def decode(self, encoded: bytes | bytearray, offset: int = 0) -> {name}:",
-        "        if self.__dict__:",
-        "            self.__dict__.clear()",
+        "        if self.__dict__:  # forget earlier values; other attributes stay",
+        "            for field_name in self._FIELDS:",
+        "                self.__dict__.pop(field_name, None)",
         "        if self._decode_at(encoded, offset) > len(encoded):",
         "            raise _truncated(self.NAME)",
         "        return self",

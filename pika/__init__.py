@@ -18,6 +18,7 @@ logging.getLogger(__name__).addHandler(logging.NullHandler())
 if TYPE_CHECKING:
     from pika import adapters, frame, spec
     from pika.adapters import BaseConnection, BlockingConnection, SelectConnection
+    from pika.adapters.thread_safe_connection import Connection
     from pika.adapters.utils.connection_workflow import AMQPConnectionWorkflow
     from pika.connection import ConnectionParameters, SSLOptions, URLParameters
     from pika.credentials import PlainCredentials
@@ -29,6 +30,7 @@ _EXPORTS = {
     "BaseConnection": "pika.adapters.base_connection",
     "BasicProperties": "pika.spec",
     "BlockingConnection": "pika.adapters.blocking_connection",
+    "Connection": "pika.adapters.thread_safe_connection",
     "ConnectionParameters": "pika.connection",
     "DeliveryMode": "pika.delivery_mode",
     "PlainCredentials": "pika.credentials",
@@ -64,6 +66,7 @@ __all__ = [
     "BaseConnection",
     "BasicProperties",
     "BlockingConnection",
+    "Connection",
     "ConnectionParameters",
     "DeliveryMode",
     "PlainCredentials",

@@ -127,6 +127,10 @@ class Connection(abc.ABC):
     def _adapter_emit_data(self, data: bytes) -> None:
         """Write ``data`` to the stream."""
 
+    def _adapter_now(self) -> float:
+        """The loop's monotonic clock in seconds (adapters with their own clock override)."""
+        return time.monotonic()
+
     def _get_write_buffer_size(self) -> int:
         """Bytes written but not yet sent by the transport (adapters override)."""
         return 0
@@ -421,9 +425,11 @@ class Connection(abc.ABC):
         self._channel_event(event)
 
     def _on_tuned(self, event: ev.ConnectionTuned) -> None:
-        self.params.channel_max = event.channel_max
-        self.params.frame_max = event.frame_max
-        self.params.heartbeat = event.heartbeat
+        params = self.params
+        params.channel_max = event.channel_max
+        # A broker may tune frame_max below the 8192 the setter accepts from users.
+        params._frame_max = event.frame_max
+        params.heartbeat = event.heartbeat
         self._schedule_tick()
 
     def _on_opened(self, event: ev.ConnectionOpened) -> None:
@@ -466,7 +472,7 @@ class Connection(abc.ABC):
         if self._tick_deadline is not None and self._tick_deadline <= deadline:
             return
         self._cancel_tick()
-        delay = max(0.0, deadline - time.monotonic())
+        delay = max(0.0, deadline - self._adapter_now())
         self._tick_deadline = deadline
         self._tick_handle = self._adapter_call_later(delay, self._on_tick)
 
@@ -479,7 +485,7 @@ class Connection(abc.ABC):
     def _on_tick(self) -> None:
         self._tick_handle = None
         self._tick_deadline = None
-        self._dispatch(self._engine.tick(time.monotonic()))
+        self._dispatch(self._engine.tick(self._adapter_now()))
         if not self.is_closed:
             self._schedule_tick()
 

@@ -207,9 +207,7 @@ def _span(data: bytes | bytearray, pos: int) -> tuple[int, int]:
     return pos + 4, end
 
 
-def decode_table_at(
-    data: bytes | bytearray, pos: int, depth: int
-) -> tuple[dict[str, Any], int]:
+def decode_table_at(data: bytes | bytearray, pos: int, depth: int) -> tuple[dict[str, Any], int]:
     """decode_table without the exception translation (for generated code).
 
     May raise IndexError or struct.error on truncated input; callers wrap them.

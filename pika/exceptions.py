@@ -235,7 +235,7 @@ class NackError(AMQPChannelError):
         self.messages = messages
 
     def __repr__(self) -> str:
-        return f"{self.__class__.__name__}: {len(self.messages)} unroutable messages returned by broker"
+        return f"{self.__class__.__name__}: {len(self.messages)} messages NACKed by broker"
 
 
 class InvalidChannelNumber(AMQPError):

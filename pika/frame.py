@@ -7,7 +7,6 @@ the start of a buffer into one frame object.
 
 from __future__ import annotations
 
-import logging
 import struct
 from collections.abc import Sequence
 from typing import Any, Generic, TypeVar
@@ -26,8 +25,6 @@ __all__ = [
     "ProtocolHeader",
     "decode_frame",
 ]
-
-LOGGER = logging.getLogger(__name__)
 
 _M = TypeVar("_M", bound=amqp_object.Method)
 _METHOD_HEADER = struct.Struct(">BHII")

@@ -304,7 +304,7 @@ class Connection(amqp_object.Class):
                     self.capabilities = bytes(raw)
                 bits3 = encoded[offset]
                 offset += 1
-                self.insist = bool(bits3 & 1)
+                self.insist = (bits3 & 1) != 0
             except (IndexError, struct.error) as exc:
                 raise _truncated(self.NAME) from exc
             if offset > len(encoded):
@@ -568,7 +568,7 @@ class Channel(amqp_object.Class):
             try:
                 bits1 = encoded[offset]
                 offset += 1
-                self.active = bool(bits1 & 1)
+                self.active = (bits1 & 1) != 0
             except (IndexError, struct.error) as exc:
                 raise _truncated(self.NAME) from exc
             if offset > len(encoded):
@@ -592,7 +592,7 @@ class Channel(amqp_object.Class):
             try:
                 bits1 = encoded[offset]
                 offset += 1
-                self.active = bool(bits1 & 1)
+                self.active = (bits1 & 1) != 0
             except (IndexError, struct.error) as exc:
                 raise _truncated(self.NAME) from exc
             if offset > len(encoded):
@@ -684,11 +684,11 @@ class Access(amqp_object.Class):
                     self.realm = bytes(raw)
                 bits2 = encoded[offset]
                 offset += 1
-                self.exclusive = bool(bits2 & 1)
-                self.passive = bool(bits2 & 2)
-                self.active = bool(bits2 & 4)
-                self.write = bool(bits2 & 8)
-                self.read = bool(bits2 & 16)
+                self.exclusive = (bits2 & 1) != 0
+                self.passive = (bits2 & 2) != 0
+                self.active = (bits2 & 4) != 0
+                self.write = (bits2 & 8) != 0
+                self.read = (bits2 & 16) != 0
             except (IndexError, struct.error) as exc:
                 raise _truncated(self.NAME) from exc
             if offset > len(encoded):
@@ -767,11 +767,11 @@ class Exchange(amqp_object.Class):
                     self.type = bytes(raw)
                 bits3 = encoded[offset]
                 offset += 1
-                self.passive = bool(bits3 & 1)
-                self.durable = bool(bits3 & 2)
-                self.auto_delete = bool(bits3 & 4)
-                self.internal = bool(bits3 & 8)
-                self.nowait = bool(bits3 & 16)
+                self.passive = (bits3 & 1) != 0
+                self.durable = (bits3 & 2) != 0
+                self.auto_delete = (bits3 & 4) != 0
+                self.internal = (bits3 & 8) != 0
+                self.nowait = (bits3 & 16) != 0
                 self.arguments, offset = _decode_table_at(encoded, offset, 0)
             except (IndexError, struct.error) as exc:
                 raise _truncated(self.NAME) from exc
@@ -824,8 +824,8 @@ class Exchange(amqp_object.Class):
                     self.exchange = bytes(raw)
                 bits2 = encoded[offset]
                 offset += 1
-                self.if_unused = bool(bits2 & 1)
-                self.nowait = bool(bits2 & 2)
+                self.if_unused = (bits2 & 1) != 0
+                self.nowait = (bits2 & 2) != 0
             except (IndexError, struct.error) as exc:
                 raise _truncated(self.NAME) from exc
             if offset > len(encoded):
@@ -891,7 +891,7 @@ class Exchange(amqp_object.Class):
                     self.routing_key = bytes(raw)
                 bits4 = encoded[offset]
                 offset += 1
-                self.nowait = bool(bits4 & 1)
+                self.nowait = (bits4 & 1) != 0
                 self.arguments, offset = _decode_table_at(encoded, offset, 0)
             except (IndexError, struct.error) as exc:
                 raise _truncated(self.NAME) from exc
@@ -962,7 +962,7 @@ class Exchange(amqp_object.Class):
                     self.routing_key = bytes(raw)
                 bits4 = encoded[offset]
                 offset += 1
-                self.nowait = bool(bits4 & 1)
+                self.nowait = (bits4 & 1) != 0
                 self.arguments, offset = _decode_table_at(encoded, offset, 0)
             except (IndexError, struct.error) as exc:
                 raise _truncated(self.NAME) from exc
@@ -1028,11 +1028,11 @@ class Queue(amqp_object.Class):
                     self.queue = bytes(raw)
                 bits2 = encoded[offset]
                 offset += 1
-                self.passive = bool(bits2 & 1)
-                self.durable = bool(bits2 & 2)
-                self.exclusive = bool(bits2 & 4)
-                self.auto_delete = bool(bits2 & 8)
-                self.nowait = bool(bits2 & 16)
+                self.passive = (bits2 & 1) != 0
+                self.durable = (bits2 & 2) != 0
+                self.exclusive = (bits2 & 4) != 0
+                self.auto_delete = (bits2 & 8) != 0
+                self.nowait = (bits2 & 16) != 0
                 self.arguments, offset = _decode_table_at(encoded, offset, 0)
             except (IndexError, struct.error) as exc:
                 raise _truncated(self.NAME) from exc
@@ -1120,7 +1120,7 @@ class Queue(amqp_object.Class):
                     self.routing_key = bytes(raw)
                 bits4 = encoded[offset]
                 offset += 1
-                self.nowait = bool(bits4 & 1)
+                self.nowait = (bits4 & 1) != 0
                 self.arguments, offset = _decode_table_at(encoded, offset, 0)
             except (IndexError, struct.error) as exc:
                 raise _truncated(self.NAME) from exc
@@ -1174,7 +1174,7 @@ class Queue(amqp_object.Class):
                     self.queue = bytes(raw)
                 bits2 = encoded[offset]
                 offset += 1
-                self.nowait = bool(bits2 & 1)
+                self.nowait = (bits2 & 1) != 0
             except (IndexError, struct.error) as exc:
                 raise _truncated(self.NAME) from exc
             if offset > len(encoded):
@@ -1235,9 +1235,9 @@ class Queue(amqp_object.Class):
                     self.queue = bytes(raw)
                 bits2 = encoded[offset]
                 offset += 1
-                self.if_unused = bool(bits2 & 1)
-                self.if_empty = bool(bits2 & 2)
-                self.nowait = bool(bits2 & 4)
+                self.if_unused = (bits2 & 1) != 0
+                self.if_empty = (bits2 & 2) != 0
+                self.nowait = (bits2 & 4) != 0
             except (IndexError, struct.error) as exc:
                 raise _truncated(self.NAME) from exc
             if offset > len(encoded):
@@ -1362,7 +1362,7 @@ class Basic(amqp_object.Class):
             try:
                 (self.prefetch_size, self.prefetch_count, bits1) = _S_IHB.unpack_from(encoded, offset)
                 offset += 7
-                self.global_qos = bool(bits1 & 1)
+                self.global_qos = (bits1 & 1) != 0
             except (IndexError, struct.error) as exc:
                 raise _truncated(self.NAME) from exc
             if offset > len(encoded):
@@ -1421,10 +1421,10 @@ class Basic(amqp_object.Class):
                     self.consumer_tag = bytes(raw)
                 bits3 = encoded[offset]
                 offset += 1
-                self.no_local = bool(bits3 & 1)
-                self.no_ack = bool(bits3 & 2)
-                self.exclusive = bool(bits3 & 4)
-                self.nowait = bool(bits3 & 8)
+                self.no_local = (bits3 & 1) != 0
+                self.no_ack = (bits3 & 2) != 0
+                self.exclusive = (bits3 & 4) != 0
+                self.nowait = (bits3 & 8) != 0
                 self.arguments, offset = _decode_table_at(encoded, offset, 0)
             except (IndexError, struct.error) as exc:
                 raise _truncated(self.NAME) from exc
@@ -1491,7 +1491,7 @@ class Basic(amqp_object.Class):
                     self.consumer_tag = bytes(raw)
                 bits2 = encoded[offset]
                 offset += 1
-                self.nowait = bool(bits2 & 1)
+                self.nowait = (bits2 & 1) != 0
             except (IndexError, struct.error) as exc:
                 raise _truncated(self.NAME) from exc
             if offset > len(encoded):
@@ -1566,8 +1566,8 @@ class Basic(amqp_object.Class):
                     self.routing_key = bytes(raw)
                 bits3 = encoded[offset]
                 offset += 1
-                self.mandatory = bool(bits3 & 1)
-                self.immediate = bool(bits3 & 2)
+                self.mandatory = (bits3 & 1) != 0
+                self.immediate = (bits3 & 2) != 0
             except (IndexError, struct.error) as exc:
                 raise _truncated(self.NAME) from exc
             if offset > len(encoded):
@@ -1658,7 +1658,7 @@ class Basic(amqp_object.Class):
                     self.consumer_tag = bytes(raw)
                 (self.delivery_tag, bits2, n3) = _S_QBB.unpack_from(encoded, offset)
                 offset += 10
-                self.redelivered = bool(bits2 & 1)
+                self.redelivered = (bits2 & 1) != 0
                 raw = encoded[offset:offset + n3]
                 offset += n3
                 try:
@@ -1711,7 +1711,7 @@ class Basic(amqp_object.Class):
                     self.queue = bytes(raw)
                 bits2 = encoded[offset]
                 offset += 1
-                self.no_ack = bool(bits2 & 1)
+                self.no_ack = (bits2 & 1) != 0
             except (IndexError, struct.error) as exc:
                 raise _truncated(self.NAME) from exc
             if offset > len(encoded):
@@ -1741,7 +1741,7 @@ class Basic(amqp_object.Class):
             try:
                 (self.delivery_tag, bits1, n2) = _S_QBB.unpack_from(encoded, offset)
                 offset += 10
-                self.redelivered = bool(bits1 & 1)
+                self.redelivered = (bits1 & 1) != 0
                 raw = encoded[offset:offset + n2]
                 offset += n2
                 try:
@@ -1815,7 +1815,7 @@ class Basic(amqp_object.Class):
             try:
                 (self.delivery_tag, bits1) = _S_QB.unpack_from(encoded, offset)
                 offset += 9
-                self.multiple = bool(bits1 & 1)
+                self.multiple = (bits1 & 1) != 0
             except (IndexError, struct.error) as exc:
                 raise _truncated(self.NAME) from exc
             if offset > len(encoded):
@@ -1840,7 +1840,7 @@ class Basic(amqp_object.Class):
             try:
                 (self.delivery_tag, bits1) = _S_QB.unpack_from(encoded, offset)
                 offset += 9
-                self.requeue = bool(bits1 & 1)
+                self.requeue = (bits1 & 1) != 0
             except (IndexError, struct.error) as exc:
                 raise _truncated(self.NAME) from exc
             if offset > len(encoded):
@@ -1864,7 +1864,7 @@ class Basic(amqp_object.Class):
             try:
                 bits1 = encoded[offset]
                 offset += 1
-                self.requeue = bool(bits1 & 1)
+                self.requeue = (bits1 & 1) != 0
             except (IndexError, struct.error) as exc:
                 raise _truncated(self.NAME) from exc
             if offset > len(encoded):
@@ -1888,7 +1888,7 @@ class Basic(amqp_object.Class):
             try:
                 bits1 = encoded[offset]
                 offset += 1
-                self.requeue = bool(bits1 & 1)
+                self.requeue = (bits1 & 1) != 0
             except (IndexError, struct.error) as exc:
                 raise _truncated(self.NAME) from exc
             if offset > len(encoded):
@@ -1927,8 +1927,8 @@ class Basic(amqp_object.Class):
             try:
                 (self.delivery_tag, bits1) = _S_QB.unpack_from(encoded, offset)
                 offset += 9
-                self.multiple = bool(bits1 & 1)
-                self.requeue = bool(bits1 & 2)
+                self.multiple = (bits1 & 1) != 0
+                self.requeue = (bits1 & 2) != 0
             except (IndexError, struct.error) as exc:
                 raise _truncated(self.NAME) from exc
             if offset > len(encoded):
@@ -2044,7 +2044,7 @@ class Confirm(amqp_object.Class):
             try:
                 bits1 = encoded[offset]
                 offset += 1
-                self.nowait = bool(bits1 & 1)
+                self.nowait = (bits1 & 1) != 0
             except (IndexError, struct.error) as exc:
                 raise _truncated(self.NAME) from exc
             if offset > len(encoded):
@@ -2094,6 +2094,8 @@ class BasicProperties(amqp_object.Properties):
     FLAG_APP_ID: ClassVar[int] = 1 << 3
     FLAG_CLUSTER_ID: ClassVar[int] = 1 << 2
 
+    _FIELDS: ClassVar[tuple[str, ...]] = ('content_type', 'content_encoding', 'headers', 'delivery_mode', 'priority', 'correlation_id', 'reply_to', 'expiration', 'message_id', 'timestamp', 'type', 'user_id', 'app_id', 'cluster_id')
+
     content_type: str | bytes | None = None
     content_encoding: str | bytes | None = None
     headers: dict[str, Any] | None = None
@@ -2140,8 +2142,9 @@ class BasicProperties(amqp_object.Properties):
             self.cluster_id = cluster_id
 
     def decode(self, encoded: bytes | bytearray, offset: int = 0) -> BasicProperties:
-        if self.__dict__:
-            self.__dict__.clear()
+        if self.__dict__:  # forget earlier values; other attributes stay
+            for field_name in self._FIELDS:
+                self.__dict__.pop(field_name, None)
         if self._decode_at(encoded, offset) > len(encoded):
             raise _truncated(self.NAME)
         return self

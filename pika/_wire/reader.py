@@ -24,7 +24,7 @@ frame are returned first, and the next ``read()`` raises.
 from __future__ import annotations
 
 import struct
-from typing import NamedTuple
+from typing import NamedTuple, cast
 
 from pika import spec
 from pika.exceptions import InvalidFieldTypeException
@@ -41,6 +41,8 @@ Data = bytes | bytearray
 _HEADER = FRAME_HEADER.unpack_from
 _U32 = U32.unpack_from
 _CONTENT_HEADER = CONTENT_HEADER.unpack_from
+# A content header frame up to its body size: type, channel, size, class, weight, body size.
+_CONTENT_FRAME = struct.Struct(">BHIHHQ").unpack_from
 _QBB = struct.Struct(">QBB").unpack_from
 _DELIVER = spec.Basic.Deliver.INDEX
 _CONTENT = frozenset((spec.Basic.Deliver.INDEX, spec.Basic.GetOk.INDEX, spec.Basic.Return.INDEX))
@@ -166,18 +168,18 @@ class FrameReader:
                 raise _frame_error(f"invalid frame-end octet 0x{data[stop]:02X}")
             elif frame_type == 1:
                 index = _U32(data, pos + 7)[0] if size >= 4 else 0
-                if index in _CONTENT:
-                    item, stop = self._content(data, pos + 7, stop, channel, index)
+                if index == _DELIVER:
+                    item, stop = self._deliver(data, pos, stop, channel)
+                if item is None and index in _CONTENT:
+                    item, stop = self._content(data, pos + 7, stop, channel)
                 if item is None:
                     item = Method(channel, decode_method(data[pos + 7 : stop]))
             elif frame_type == 3:
                 item = Body(channel, _copy(data, pos + 7, stop))
             elif frame_type == 2:
                 item = decode_header(channel, data[pos + 7 : stop])
-            elif channel or size:
-                raise _frame_error("heartbeat frame must be empty and on channel 0")
             else:
-                item = Heartbeat()
+                item = _heartbeat(channel, size)
             out.append(item)
             # Progress is saved per frame so an error later keeps these items.
             self._pos = pos = stop + 1
@@ -192,10 +194,65 @@ class FrameReader:
             raise _frame_error(f"unknown frame type {frame_type}")
         raise _frame_error(f"frame of {size + 8} bytes exceeds frame_max {self._limit + 8}")
 
-    # -- the fused content fast path ------------------------------------------
+    # -- the fused content fast paths -----------------------------------------
+
+    def _deliver(
+        self, data: Data, pos: int, stop: int, channel: int
+    ) -> tuple[ContentFrame | None, int]:
+        """Deliver + header + a single body frame: the consumer hot path, inline.
+
+        Anything unusual (non-UTF-8 names, several body frames, an empty body,
+        a malformed frame) returns (None, stop) and takes the general path.
+        """
+        try:
+            start = pos + 11
+            tag_end = start + 1 + data[start]
+            consumer_tag = data[start + 1 : tag_end].decode()
+            delivery_tag, bits, size = _QBB(data, tag_end)
+            key_start = tag_end + 10 + size
+            exchange = data[tag_end + 10 : key_start].decode()
+            key_end = key_start + 1 + data[key_start]
+            routing_key = data[key_start + 1 : key_end].decode()
+            head = stop + 1
+            kind, chan, size, class_id, _weight, body_size = _CONTENT_FRAME(data, head)
+            header = head + 7 + size
+            body_kind, body_chan, body_len = _HEADER(data, header + 1)
+        except (UnicodeDecodeError, IndexError, struct.error):
+            return None, stop
+        end = header + 8 + body_len
+        limit = self._limit
+        if (
+            key_end != stop
+            or kind != 2
+            or chan != channel
+            or class_id != 60
+            or body_kind != 3
+            or body_chan != channel
+            or body_len != body_size
+            or size > limit
+            or body_len > limit
+            or end >= len(data)
+            or data[header] != 206
+            or data[end] != 206
+        ):
+            return None, stop
+        props = _new(_Properties)
+        try:
+            if props._decode_at(data, head + 19) != header:
+                return None, stop
+        except (MalformedFrameError, InvalidFieldTypeException):
+            return None, stop
+        method = _new(_Deliver)
+        method.consumer_tag = consumer_tag
+        method.delivery_tag = delivery_tag
+        method.redelivered = (bits & 1) != 0
+        method.exchange = exchange
+        method.routing_key = routing_key
+        body = data[header + 8 : end] if type(data) is bytes else _copy(data, header + 8, end)
+        return _tuple_new(ContentFrame, (channel, method, props, body)), end
 
     def _content(
-        self, data: Data, start: int, stop: int, channel: int, index: int
+        self, data: Data, start: int, stop: int, channel: int
     ) -> tuple[ContentFrame | None, int]:
         """Method + header + body as one item, or (None, stop) if not all here."""
         head = stop + 1
@@ -213,11 +270,7 @@ class FrameReader:
         if body is None or class_id != 60:
             return None, stop
         try:
-            if index == _DELIVER:
-                method: spec.Basic.Deliver | spec.Basic.GetOk | spec.Basic.Return
-                method = _deliver(data, start, stop)
-            else:
-                method = _other_content_method(data[start:stop])
+            method = _content_method(data[start:stop])
             props = _new(_Properties)
             if props._decode_at(data, head + 19) != header:
                 raise truncated(_Properties.NAME)
@@ -273,6 +326,12 @@ class FrameReader:
         return stop if data[stop] == 206 else None
 
 
+def _heartbeat(channel: int, size: int) -> Heartbeat:
+    if channel or size:
+        raise _frame_error("heartbeat frame must be empty and on channel 0")
+    return Heartbeat()
+
+
 def _copy(data: Data, start: int, stop: int) -> bytes:
     """``bytes(data[start:stop])`` with a single copy."""
     if type(data) is bytes:
@@ -283,36 +342,6 @@ def _copy(data: Data, start: int, stop: int) -> bytes:
         return view[start:stop].tobytes()
 
 
-def _deliver(data: Data, start: int, stop: int) -> spec.Basic.Deliver:
-    """Unpack Basic.Deliver fields straight from the input."""
-    pos = start + 4
-    try:
-        tag_end = pos + 1 + data[pos]
-        consumer_tag = data[pos + 1 : tag_end].decode()
-        delivery_tag, bits, size = _QBB(data, tag_end)
-        pos = tag_end + 10
-        exchange = data[pos : pos + size].decode()
-        pos += size
-        key_end = pos + 1 + data[pos]
-        routing_key = data[pos + 1 : key_end].decode()
-    except (UnicodeDecodeError, IndexError, struct.error):
-        key_end = stop + 1  # non-UTF-8 names or truncation: use the generic decoder
-    if key_end > stop:
-        method = decode_method(data[start:stop])
-        if not isinstance(method, _Deliver):
-            raise truncated(_Deliver.NAME)
-        return method
-    method = _new(_Deliver)
-    method.consumer_tag = consumer_tag
-    method.delivery_tag = delivery_tag
-    method.redelivered = bool(bits & 1)
-    method.exchange = exchange
-    method.routing_key = routing_key
-    return method
-
-
-def _other_content_method(payload: Data) -> spec.Basic.GetOk | spec.Basic.Return:
-    method = decode_method(payload)
-    if not isinstance(method, (spec.Basic.GetOk, spec.Basic.Return)):
-        raise truncated("content method")
-    return method
+def _content_method(payload: Data) -> spec.Basic.Deliver | spec.Basic.GetOk | spec.Basic.Return:
+    # Only called for the three content method ids, so the class is one of them.
+    return cast("spec.Basic.Deliver | spec.Basic.GetOk | spec.Basic.Return", decode_method(payload))

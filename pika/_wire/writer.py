@@ -115,6 +115,8 @@ def _body_bytes(body: Body) -> bytes | memoryview:
     if isinstance(body, str):
         return body.encode()
     view = memoryview(body)
+    if not view.c_contiguous:
+        return view.tobytes()  # strided views cannot be sliced as bytes
     if view.format != "B" or view.ndim != 1:
         view = view.cast("B")
     return view

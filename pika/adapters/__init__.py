@@ -13,12 +13,14 @@ if TYPE_CHECKING:
     from pika.adapters.asyncio_connection import AsyncioConnection
     from pika.adapters.base_connection import BaseConnection
     from pika.adapters.blocking_connection import BlockingConnection
+    from pika.adapters.thread_safe_connection import Connection
     from pika.adapters.select_connection import IOLoop, SelectConnection
 
 _EXPORTS = {
     "AsyncioConnection": "pika.adapters.asyncio_connection",
     "BaseConnection": "pika.adapters.base_connection",
     "BlockingConnection": "pika.adapters.blocking_connection",
+    "Connection": "pika.adapters.thread_safe_connection",
     "IOLoop": "pika.adapters.select_connection",
     "SelectConnection": "pika.adapters.select_connection",
 }

@@ -81,3 +81,27 @@ def wait_settled(
             suffix = f" ({where})" if where else ""
             raise TimeoutError(f"{what} timed out after {timeout} s{suffix}") from None
         return future.exception()  # settled between the timeout and the cancel
+
+
+def check_optional_callback(callback: object, name: str) -> None:
+    """TypeError unless ``callback`` is None or callable."""
+    if callback is not None and not callable(callback):
+        raise TypeError(f"{name} must be callable or None, got {callback!r}")
+
+
+def check_maxsize(value: object) -> int:
+    """Validate ``work_queue_maxsize``: an int >= 0 (0 = unbounded)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"work_queue_maxsize must be an int (0 = unbounded), got {value!r}")
+    if value < 0:
+        raise ValueError(f"work_queue_maxsize must be >= 0 (0 = unbounded), got {value!r}")
+    return value
+
+
+def check_put_timeout(value: object) -> float:
+    """Validate ``work_queue_put_timeout``: a positive number of seconds."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"work_queue_put_timeout must be a positive number, got {value!r}")
+    if math.isnan(value) or value <= 0:
+        raise ValueError(f"work_queue_put_timeout must be a positive number, got {value!r}")
+    return float(value)

@@ -1,4 +1,4 @@
-"""The Deferred face of a channel: ``TwistedChannel`` and its consumer queues.
+"""The Deferred face of a channel: ``TwistedChannel``.
 
 Re-exported by ``pika.adapters.twisted_connection`` (import it from there).
 
@@ -18,17 +18,20 @@ accepts an ``on_message_callback`` in the 1.x Channel or 0.x order.
 
 from __future__ import annotations
 
-import collections
-import inspect
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from twisted.internet import defer
 from twisted.python.failure import Failure
 
 from pika import exceptions, frame, spec
-from pika._legacy import bind_consume
+from pika.adapters._twisted_consume import (
+    ClosableDeferredQueue,
+    ReceivedMessage,
+    bind_twisted_consume,
+    twisted_consume_signature,
+)
 from pika.exchange_type import ExchangeType
 
 if TYPE_CHECKING:
@@ -36,109 +39,17 @@ if TYPE_CHECKING:
     from pika.channel import Channel
     from pika.connection import Connection
 
-__all__ = ["ClosableDeferredQueue", "ReceivedMessage", "TwistedChannel"]
+__all__ = ["TwistedChannel"]
 
 _PUBLIC_MODULE = "pika.adapters.twisted_connection"
 LOGGER = logging.getLogger(_PUBLIC_MODULE)
 
 Callback = Callable[..., Any]
-_T = TypeVar("_T")
-
-ReceivedMessage = collections.namedtuple(
-    "ReceivedMessage", ["channel", "method", "properties", "body"], module=_PUBLIC_MODULE
-)
-ReceivedMessage.__doc__ = "A message from the broker: (TwistedChannel, method, properties, body)."
-
-
-class ClosableDeferredQueue(defer.DeferredQueue[_T]):
-    """A DeferredQueue that fails every pending and later get()/put() once closed."""
-
-    def __init__(self, size: int | None = None, backlog: int | None = None) -> None:
-        super().__init__(size, backlog)
-        self.closed: BaseException | None = None
-
-    def put(self, obj: _T) -> defer.Deferred[None] | None:  # type: ignore[override]
-        """Add ``obj``; after close() return a failed Deferred instead."""
-        if self.closed is not None:
-            return defer.fail(self.closed)
-        super().put(obj)
-        return None
-
-    def get(self) -> defer.Deferred[_T]:
-        """A Deferred firing with the next item (failed once the queue is closed)."""
-        if self.closed is not None:
-            return defer.fail(self.closed)
-        return super().get()
-
-    def close(self, reason: BaseException) -> None:
-        """Errback the waiting get()s with ``reason``, drop queued items, refuse more."""
-        if self.closed is not None:
-            LOGGER.warning("Queue %r closed twice: was %r, now %r", self, self.closed, reason)
-            return
-        self.closed = reason
-        waiting, self.waiting = self.waiting, []
-        for deferred in waiting:
-            deferred.errback(reason)
-        self.pending = []
-
-
-ClosableDeferredQueue.__module__ = _PUBLIC_MODULE
 
 
 class _Consumer(NamedTuple):
     queue_name: str
     messages: ClosableDeferredQueue[Any]
-
-
-class _ConsumeArgs(NamedTuple):
-    queue: str
-    auto_ack: bool
-    exclusive: bool
-    consumer_tag: str | None
-    arguments: dict[str, Any] | None
-    on_message_callback: Callback | None
-    callback: Callback | None
-
-
-_TWISTED_CONSUME = inspect.Signature(
-    [
-        inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=default)
-        for name, default in (
-            ("queue", inspect.Parameter.empty),
-            ("auto_ack", False),
-            ("exclusive", False),
-            ("consumer_tag", None),
-            ("arguments", None),
-        )
-    ]
-)
-
-
-def _bind_consume(args: tuple[Any, ...], kwargs: dict[str, Any]) -> _ConsumeArgs:
-    """Bind TwistedChannel.basic_consume arguments (1.x Twisted, 1.x Channel or 0.x form)."""
-    with_message_callback = any(callable(a) and not isinstance(a, str) for a in args[:2]) or bool(
-        {"on_message_callback", "consumer_callback"} & kwargs.keys()
-    )
-    if with_message_callback:
-        bound = bind_consume(args, kwargs)
-        return _ConsumeArgs(
-            bound.queue,
-            bound.auto_ack,
-            bound.exclusive,
-            bound.consumer_tag,
-            bound.arguments,
-            bound.on_message_callback,
-            bound.callback,
-        )
-    kwargs = dict(kwargs)
-    callback = kwargs.pop("callback", None)
-    if "no_ack" in kwargs:
-        if "auto_ack" in kwargs:
-            raise TypeError("basic_consume() got both auto_ack and its legacy alias no_ack")
-        kwargs["auto_ack"] = kwargs.pop("no_ack")
-    values = _TWISTED_CONSUME.bind(*args, **kwargs)
-    values.apply_defaults()
-    return _ConsumeArgs(**values.arguments, on_message_callback=None, callback=callback)
 
 
 class TwistedChannel:
@@ -314,16 +225,16 @@ class TwistedChannel:
         if self._closed is not None:
             return defer.fail(self._closed)
         try:
-            bound = _bind_consume(args, kwargs)
+            bound = bind_twisted_consume(args, kwargs)
         except TypeError:
             return defer.fail()
         messages: ClosableDeferredQueue[Any] = ClosableDeferredQueue()
         deferred = self._track()
 
         def on_consume_ok(method_frame: frame.Method[Any]) -> None:
-            self._calls.pop(deferred, None)
             if bound.callback is not None:
                 bound.callback(method_frame)
+            self._calls.pop(deferred, None)
             deferred.callback((messages, method_frame.method.consumer_tag))
 
         try:
@@ -341,6 +252,8 @@ class TwistedChannel:
             return defer.fail()
         self._consumers[tag] = _Consumer(bound.queue, messages)
         return deferred
+
+    basic_consume.__signature__ = twisted_consume_signature()  # type: ignore[attr-defined]
 
     def _deliverer(
         self, on_message: Callback | None, messages: ClosableDeferredQueue[Any]
@@ -399,14 +312,14 @@ class TwistedChannel:
     # -- basic_get ---------------------------------------------------------
 
     def basic_get(
-        self, queue: str, auto_ack: bool = False, callback: Callback | None = None
+        self, queue: str, auto_ack: bool | Callback = False, callback: Callback | None = None
     ) -> defer.Deferred[Any]:
         """Fetch one message: fires with a ReceivedMessage, or None if the queue is empty.
 
         Raises DuplicateGetOkCallback while a previous basic_get is unanswered.
         The pika 1.x Channel order ``basic_get(queue, callback, auto_ack)`` is accepted.
         """
-        if callable(auto_ack):
+        if callable(auto_ack):  # pika 1.x Channel order: basic_get(queue, callback, auto_ack)
             callback, auto_ack = auto_ack, False
         if self._closed is not None:
             return defer.fail(self._closed)
@@ -433,9 +346,9 @@ class TwistedChannel:
         if pending is None:
             return
         deferred, callback = pending
-        self._calls.pop(deferred, None)
         if callback is not None:
             callback(self, method, properties, body)
+        self._calls.pop(deferred, None)
         deferred.callback(ReceivedMessage(self, method, properties, body))
 
     def _on_get_empty(self, _frame: Any) -> None:
@@ -652,11 +565,11 @@ class TwistedChannel:
         deferred = self._track()
 
         def on_reply(result: Any) -> None:
-            self._calls.pop(deferred, None)
             if then is not None:
                 then(result)
             if callback is not None:
-                callback(result)
+                callback(result)  # if it raises, the channel's close errbacks ``deferred``
+            self._calls.pop(deferred, None)
             deferred.callback(result)
 
         try:

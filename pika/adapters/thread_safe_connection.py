@@ -19,8 +19,10 @@ user threads are idle.  The one thing that stops the I/O thread is
 back-pressure: a worker queue that is full (``work_queue_maxsize``) makes the
 I/O thread wait, so it stops reading from the socket; after
 ``work_queue_put_timeout`` seconds the connection is torn down with
-``WorkQueueFullError``.  Keep ``basic_qos(prefetch_count=...)`` below
-``work_queue_maxsize`` and this never happens.
+``WorkQueueFullError``.  While it waits, no heartbeat goes out and a blocking
+call made from a callback waits too (up to its own timeout).  Keep
+``basic_qos(prefetch_count=...)`` below ``work_queue_maxsize`` and this never
+happens.
 
 Publisher confirms you can wait on.  ``basic_publish`` returns None, as in
 pika; with confirms on, ``on_publish(delivery_tag)`` reports the tag it got.
@@ -41,7 +43,11 @@ Shared state and what guards it:
   ``_pending`` of unsettled futures, the worker list ``_workers`` and the
   blocked/unblocked callback tuples.  A call is queued to the loop while
   holding it, and the reason is recorded under it, so no call is queued after
-  the close: once the reason is set, every public method raises it.
+  the close: once the reason is set, every public method raises it.  Fast
+  paths read ``_reason`` without the lock (a reference read is atomic).
+* ``Connection._doomed`` and ``Channel._reason`` are written only on the I/O
+  thread (the latter before any future it fails is settled); other threads
+  only read them.
 * The IOLoop's thread-safe callback deque carries every command to the I/O
   thread, FIFO.  The loop is stopped by a callback queued after the reason was
   recorded, so every command queued before it still runs (and fails cleanly).
@@ -61,7 +67,6 @@ import concurrent.futures
 import functools
 import itertools
 import logging
-import math
 import threading
 import time
 from collections.abc import Callable
@@ -69,10 +74,20 @@ from typing import Any, NoReturn, Protocol, TypeVar
 
 from pika import connection as connection_mod
 from pika import exceptions, frame
-from pika.adapters._threadsafe_calls import Reason, check_timeout, fail, resolve, wait_settled
-from pika.adapters._threadsafe_channel import DEFAULT_RPC_TIMEOUT, Channel
+from pika.adapters._threadsafe_calls import (
+    Reason,
+    check_maxsize,
+    check_optional_callback,
+    check_put_timeout,
+    check_timeout,
+    fail,
+    resolve,
+    wait_settled,
+)
+from pika.adapters._threadsafe_channel import Channel
 from pika.adapters._threadsafe_confirms import ReturnedMessage
 from pika.adapters._threadsafe_queue import PutResult, WorkQueue
+from pika.adapters._threadsafe_rpcs import DEFAULT_RPC_TIMEOUT
 from pika.adapters.select_connection import IOLoop, SelectConnection
 
 __all__ = [
@@ -119,11 +134,11 @@ class Connection:
         work_queue_put_timeout: float = DEFAULT_WORK_QUEUE_PUT_TIMEOUT,
     ) -> None:
         """Connect and block until open; raise the open error or TimeoutError."""
-        _check_optional_callback(on_open_error_callback, "on_open_error_callback")
-        _check_optional_callback(on_close_callback, "on_close_callback")
+        check_optional_callback(on_open_error_callback, "on_open_error_callback")
+        check_optional_callback(on_close_callback, "on_close_callback")
         check_timeout(timeout)
-        self._maxsize = _check_maxsize(work_queue_maxsize)
-        self._put_timeout = _check_put_timeout(work_queue_put_timeout)
+        self._maxsize = check_maxsize(work_queue_maxsize)
+        self._put_timeout = check_put_timeout(work_queue_put_timeout)
         self._number = next(_COUNTER)
         self._lock = threading.Lock()
         self._reason: Reason | None = None
@@ -231,13 +246,13 @@ class Connection:
 
     def add_on_connection_blocked_callback(self, callback: Callback) -> None:
         """``callback(connection, frame)`` on Connection.Blocked, on the ``pika-conn`` worker."""
-        _check_optional_callback(callback, "callback")
+        check_optional_callback(callback, "callback")
         with self._lock:
             self._blocked_callbacks += (callback,)
 
     def add_on_connection_unblocked_callback(self, callback: Callback) -> None:
         """``callback(connection, frame)`` on Connection.Unblocked, on the ``pika-conn`` worker."""
-        _check_optional_callback(callback, "callback")
+        check_optional_callback(callback, "callback")
         with self._lock:
             self._unblocked_callbacks += (callback,)
 
@@ -279,10 +294,12 @@ class Connection:
     def _track(self, future: _Future[_T]) -> _Future[_T]:
         """Register ``future`` to be failed if the connection dies before it settles."""
         with self._lock:
-            if self._reason is not None:
-                fail(future, self._reason.error)
-                return future
-            self._pending.add(future)
+            reason = self._reason
+            if reason is None:
+                self._pending.add(future)
+        if reason is not None:
+            fail(future, reason.error)  # outside the lock: done-callbacks may run here
+            return future
         future.add_done_callback(self._forget)
         return future
 
@@ -597,24 +614,3 @@ def _run_contained(callback: Callable[[], Any], what: str) -> None:
         callback()
     except Exception:
         LOGGER.exception("%s raised (ignored)", what)
-
-
-def _check_optional_callback(callback: object, name: str) -> None:
-    if callback is not None and not callable(callback):
-        raise TypeError(f"{name} must be callable or None, got {callback!r}")
-
-
-def _check_maxsize(value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"work_queue_maxsize must be an int (0 = unbounded), got {value!r}")
-    if value < 0:
-        raise ValueError(f"work_queue_maxsize must be >= 0 (0 = unbounded), got {value!r}")
-    return value
-
-
-def _check_put_timeout(value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(f"work_queue_put_timeout must be a positive number, got {value!r}")
-    if math.isnan(value) or value <= 0:
-        raise ValueError(f"work_queue_put_timeout must be a positive number, got {value!r}")
-    return float(value)

@@ -8,11 +8,23 @@ the protocol once the AMQP handshake is done, ``closed`` with the close
 reason, and ``channel()`` with a ``TwistedChannel`` whose methods return
 Deferreds (API.md §19).
 
+Reasons: ``ready`` errbacks with pika's error for the failed handshake (e.g.
+ProbableAuthenticationError, an AMQPConnectionError).  ``closed`` callbacks
+(never errbacks) with Twisted's ConnectionDone after a clean client close,
+ConnectionClosedByBroker after a broker close and StreamLostError when the
+stream is lost or a callback raised while input was processed (the
+connection is then aborted).  Like ``ready``, it is reset to None once fired.
+
 Callback style (pika 0.x documents): ``TwistedProtocolConnection(params,
 on_open_callback=..., on_open_error_callback=..., on_close_callback=...)``
-connects by itself to ``params.host:params.port`` (TLS when ``ssl_options``
-is set) unless Twisted connected it by the time the reactor next runs.
-``TwistedConnection`` is the same class under the name those documents use.
+connects by itself to ``params.host:params.port`` (TLS through the stdlib
+``ssl_options`` context when set; ``connection_attempts``, ``retry_delay`` and
+``socket_timeout`` apply) unless Twisted connected it by the time the reactor
+next runs.  The callbacks get ``(connection)``, ``(connection, exc)`` and
+``(connection, reason)``; ``channel(on_open_callback=cb)`` calls
+``cb(twisted_channel)``, and every TwistedChannel method taking a ``callback=``
+calls it with what its Deferred fires with.  ``TwistedConnection`` is the same
+class under the name those documents use.
 
 Theory of operation: the protocol owns an ``_TwistedConnectionAdapter``, pika's
 callback ``Connection`` with Twisted supplying timers (``callLater``),
@@ -36,7 +48,8 @@ except ImportError as _missing:  # pragma: no cover - exercised in a subprocess 
     ) from _missing
 
 from pika import connection, exceptions
-from pika.adapters._twisted_channel import ClosableDeferredQueue, ReceivedMessage, TwistedChannel
+from pika.adapters._twisted_channel import TwistedChannel
+from pika.adapters._twisted_consume import ClosableDeferredQueue, ReceivedMessage
 from pika.adapters._twisted_tls import TLSClientFactory
 
 __all__ = [

@@ -484,16 +484,23 @@ def make_driver(adapter: str) -> AdapterDriver:
     raise ValueError(f"unknown adapter {adapter!r}; expected one of {ADAPTERS}")
 
 
-def driver_fixture(adapter: str) -> Iterator[AdapterDriver]:
-    """Body of the ``driver`` fixtures: skip (or fail under CI) if unavailable; shut down."""
+def require_adapter(adapter: str) -> type[Any]:
+    """The adapter's connection class; skip if it does not exist yet, fail in CI if its
+    framework is missing (skip outside CI)."""
     import pytest
 
     try:
-        driver = make_driver(adapter)
+        return load_connection_class(adapter)
     except AdapterUnavailable as exc:
         if exc.framework_missing and in_ci():
             pytest.fail(f"CI=true but {adapter} cannot run: {exc}", pytrace=False)
         pytest.skip(f"{adapter}: {exc}")
+
+
+def driver_fixture(adapter: str) -> Iterator[AdapterDriver]:
+    """Body of the ``driver`` fixtures: a driver for *adapter*, shut down afterwards."""
+    require_adapter(adapter)
+    driver = make_driver(adapter)
     try:
         yield driver
     finally:

@@ -199,7 +199,7 @@ def test_methods_on_a_closed_channel_raise_channel_wrong_state(
     ch.add_on_close_callback(rec.cb("closed"))
     ch.close()
     assert ch.is_closing
-    with pytest.raises(exceptions.ChannelWrongStateError, match="^Channel is closing.$"):
+    with pytest.raises(exceptions.ChannelWrongStateError, match=r"^Channel is closing\.$"):
         ch.queue_declare(qname)
     driver.run_until(lambda: rec.has("closed"))
     channel, reason = rec.first("closed")

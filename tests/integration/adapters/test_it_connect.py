@@ -230,7 +230,9 @@ def test_create_connection_reports_failure_of_every_config(
 ) -> None:
     results: list[object] = []
     driver.connection_class.create_connection(
-        [broker.params(port=refusing_port)] * 2, results.append, custom_ioloop=driver.custom_ioloop()
+        [broker.params(port=refusing_port)] * 2,
+        results.append,
+        custom_ioloop=driver.custom_ioloop(),
     )
     driver.run_until(lambda: bool(results))
     assert isinstance(results[0], cw.AMQPConnectionWorkflowFailed)

@@ -47,7 +47,9 @@ def test_threadsafe_callback_wakes_an_idle_loop(driver: AdapterDriver, opened: O
     def from_other_thread() -> None:
         go.wait(10)
         requested.append(time.monotonic())
-        driver.add_callback_threadsafe(lambda: ran.append((threading.get_ident(), time.monotonic())))
+        driver.add_callback_threadsafe(
+            lambda: ran.append((threading.get_ident(), time.monotonic()))
+        )
 
     thread = in_thread(from_other_thread)
     driver.call_later(0.05, go.set)  # the loop is idle (blocked in its poll) when the thread asks
@@ -101,7 +103,9 @@ def test_exception_in_an_rpc_callback_tears_the_connection_down(
 def test_connection_closed_by_the_broker_mid_consume(driver: AdapterDriver, broker: Broker) -> None:
     node = broker.require_node()
     name = unique_name("pika-it-forced")
-    conn, conn_rec = driver.open_connection(broker.params(client_properties={"connection_name": name}))
+    conn, conn_rec = driver.open_connection(
+        broker.params(client_properties={"connection_name": name})
+    )
     ch = driver.open_channel(conn)
     rec = Recorder()
     ch.add_on_close_callback(rec.cb("channel closed"))
@@ -139,6 +143,7 @@ def test_blocked_and_unblocked_callbacks_and_the_blocked_timeout(
 
     alarm = in_thread(lambda: node.set_memory_alarm(True))
     try:
+        driver.run_until(lambda: not alarm.is_alive(), timeout=60, what="the memory alarm")
         # RabbitMQ blocks a connection once it publishes while the alarm is on.
         for channel in channels:
             channel.basic_publish("", unique_name(), b"makes me a publisher")

@@ -153,21 +153,27 @@ def test_nested_process_data_events_does_io_but_does_not_dispatch(
     channel: BlockingChannel, queue: str
 ) -> None:
     order: list[str] = []
+    connection = channel.connection
 
     def on_message(ch: BlockingChannel, method: Any, properties: Any, body: bytes) -> None:
-        order.append(f"start {body.decode()}")
-        ch.connection.process_data_events(time_limit=0.05)
-        ch.connection.sleep(0.01)
-        if body == b"1":
-            ch.basic_publish("", queue, b"more")
-        order.append(f"end {body.decode()}")
-        if body == b"more":
+        name = body.decode()
+        order.append(f"start {name}")
+        if name == "1":
+            connection.call_later(0, lambda: order.append("timer"))
+        connection.process_data_events(time_limit=0.05)
+        connection.sleep(0.01)
+        ch.basic_ack(method.delivery_tag)  # I/O inside a callback works
+        order.append(f"end {name}")
+        if name == "2":
             ch.stop_consuming()
 
-    _publish(channel, queue, b"1")
-    channel.basic_consume(queue, on_message, auto_ack=True)
+    _publish(channel, queue, b"1", b"2")
+    channel.basic_consume(queue, on_message)
+    _wait_until_all_received(channel, queue)
     channel.start_consuming()
-    assert order == ["start 1", "end 1", "start more", "end more"]
+    assert order[:4] == ["start 1", "end 1", "start 2", "end 2"]
+    connection.process_data_events()
+    assert order[4:] == ["timer"]
 
 
 def test_stop_consuming_from_a_callback_with_several_consumers(

@@ -49,6 +49,7 @@ def private_vhost(broker: Broker, monkeypatch: pytest.MonkeyPatch) -> Iterator[s
 def run_publishing_example() -> None:
     from pika.adapters import BlockingConnection
     from pika import BasicProperties
+
     # Open a connection to RabbitMQ on localhost using all default parameters
     connection = BlockingConnection()
     # Open the channel
@@ -56,24 +57,26 @@ def run_publishing_example() -> None:
     # Declare the queue
     channel.queue_declare(queue="test", durable=True, exclusive=False, auto_delete=False)
     # Send a message
-    channel.basic_publish(exchange='',
-    routing_key="test",
-    body="Hello World!",
-    properties=BasicProperties(content_type="text/plain",
-    delivery_mode=1))
+    channel.basic_publish(
+        exchange="",
+        routing_key="test",
+        body="Hello World!",
+        properties=BasicProperties(content_type="text/plain", delivery_mode=1),
+    )
 
 
 def run_consuming_example() -> None:
     from pika.adapters import BlockingConnection
+
     # Open a connection to RabbitMQ on localhost using all default parameters
     connection = BlockingConnection()
     # Open the channel
     channel = connection.channel()
     # Declare the queue
-    channel.queue_declare(queue="test", durable=True,
-    exclusive=False, auto_delete=False)
+    channel.queue_declare(queue="test", durable=True, exclusive=False, auto_delete=False)
     # Start our counter at 0
     messages = 0
+
     # Method that will receive our messages and stop consuming after 10
     def _on_message(channel: Any, method: Any, header: Any, body: Any) -> None:
         print("Message:")
@@ -87,6 +90,7 @@ def run_consuming_example() -> None:
         messages += 1
         if messages > 10:
             channel.stop_consuming()
+
     # Setup up our consumer callback
     channel.basic_consume(_on_message, queue="test")
     # This is blocking until channel.stop_consuming is called and will allow us to receive messages

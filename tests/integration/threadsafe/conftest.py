@@ -3,15 +3,34 @@
 from __future__ import annotations
 
 import contextlib
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from threadsafe_support import wait_until
 
 from pika.adapters.thread_safe_connection import Channel, Connection
 from tests.conftest import Broker
 from tests.support.faultproxy import FaultProxy
+
+
+@pytest.fixture(autouse=True)
+def no_io_thread_left_behind() -> Iterator[None]:
+    """After each test (and its fixtures' teardown) no new I/O thread is still running."""
+    before = set(threading.enumerate())
+    yield
+    wait_until(
+        lambda: (
+            not [
+                t
+                for t in threading.enumerate()
+                if t not in before and t.name.startswith("pika-ioloop-")
+            ]
+        ),
+        what="the test's I/O threads to finish",
+    )
 
 
 @pytest.fixture

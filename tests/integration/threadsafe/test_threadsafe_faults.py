@@ -251,3 +251,53 @@ def test_open_timeout_raises_builtin_timeout_error(
         ),
         what="the I/O thread of the abandoned connection to end",
     )
+
+
+def test_blocked_and_unblocked_callbacks_run_on_the_connection_worker(
+    connection: Connection, broker: Broker
+) -> None:
+    node = broker.require_node()
+    events: list[tuple[str, Connection, str]] = []
+    blocked, unblocked = threading.Event(), threading.Event()
+
+    def record(kind: str, event: threading.Event) -> Callable[[Connection, Any], None]:
+        def callback(conn: Connection, method_frame: Any) -> None:
+            events.append((kind, conn, threading.current_thread().name))
+            assert method_frame.method.NAME.endswith(kind)
+            event.set()
+
+        return callback
+
+    connection.add_on_connection_blocked_callback(record("Blocked", blocked))
+    connection.add_on_connection_unblocked_callback(record("Unblocked", unblocked))
+    channel = connection.channel()
+    node.set_memory_alarm(True)
+    try:
+        channel.basic_publish("", "nowhere", b"triggers the block")
+        assert blocked.wait(WAIT)
+    finally:
+        node.set_memory_alarm(False)
+    assert unblocked.wait(WAIT)
+    worker = f"pika-conn-{connection._number}"
+    assert events == [("Blocked", connection, worker), ("Unblocked", connection, worker)]
+
+
+def test_a_get_answered_after_its_timeout_is_requeued(
+    connect: Callable[..., Connection],
+    proxy_params: Callable[..., Any],
+    proxy: FaultProxy,
+    queue: str,
+) -> None:
+    conn = connect(proxy_params(heartbeat=0))
+    channel = conn.channel()
+    channel.queue_declare(queue)
+    channel.confirm_delivery()
+    channel.publish_with_confirm("", queue, b"only one").result(WAIT)
+    proxy.stall()
+    with pytest.raises(TimeoutError):
+        channel.basic_get(queue, timeout=0.3)
+    proxy.resume()
+    method, _props, body = channel.basic_get(queue)
+    assert body == b"only one"
+    assert method.redelivered  # the abandoned get's copy was given back
+    channel.basic_ack(method.delivery_tag)

@@ -269,7 +269,10 @@ async def test_channel_close_and_numbers(ctx: Context) -> None:
     first.close()
     assert first.is_closing
     reason = await ctx.wait(first.on_closed)
-    assert isinstance(reason, exceptions.ChannelClosedByClient) and reason.args == (0, "Normal shutdown")
+    assert isinstance(reason, exceptions.ChannelClosedByClient) and reason.args == (
+        0,
+        "Normal shutdown",
+    )
     await second.queue_declare("", exclusive=True)  # the number is freed after on_closed fired
     again = await conn.channel()
     assert again.channel_number == 1  # freed numbers are reused

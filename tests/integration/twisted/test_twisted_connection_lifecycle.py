@@ -56,7 +56,9 @@ async def test_broker_close_reaches_closed_and_pending_deferreds(ctx: Context) -
     assert isinstance(await _expect(ctx, waiting, exceptions.ConnectionClosedByBroker), Exception)
     assert isinstance(await ctx.wait(ch.on_closed), exceptions.ConnectionClosedByBroker)
     assert isinstance(await _expect(ctx, ch.queue_declare("x"), exceptions.AMQPError), Exception)
-    assert isinstance(await _expect(ctx, conn.channel(), exceptions.ConnectionWrongStateError), Exception)
+    assert isinstance(
+        await _expect(ctx, conn.channel(), exceptions.ConnectionWrongStateError), Exception
+    )
 
 
 @scenario
@@ -174,7 +176,9 @@ async def test_callback_style_refused_connection_calls_the_error_callback(ctx: C
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     fired, callbacks = _recorder()
-    conn = TwistedProtocolConnection(ctx.params(port=port, retry_delay=0.1, connection_attempts=2), **callbacks)
+    conn = TwistedProtocolConnection(
+        ctx.params(port=port, retry_delay=0.1, connection_attempts=2), **callbacks
+    )
     failed_conn, exc = await ctx.wait(fired["error"])
     assert failed_conn is conn
     assert type(exc) is exceptions.AMQPConnectionError

@@ -149,7 +149,42 @@ def _serve(broker: Broker, request: list[Any]) -> Any:
     raise ValueError(f"unknown request {action!r}")
 
 
+def run_script(path: Path, broker: Broker) -> subprocess.CompletedProcess[str]:
+    """Run a Twisted program as written, with the test broker as pika's default broker."""
+    argv = [
+        sys.executable,
+        "-m",
+        "tests.integration.twisted.twisted_harness",
+        "--script",
+        str(path),
+    ]
+    env = dict(os.environ, **{ENV: json.dumps(_config(broker, None))})
+    return subprocess.run(
+        argv,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=PROCESS_TIMEOUT,
+        check=False,
+    )
+
+
 # -- scenario side (the subprocess) -------------------------------------------------------
+
+
+def _script_main(path: str) -> None:
+    """Make the test broker pika's default (port, login, vhost), then run ``path``."""
+    import runpy
+
+    import pika
+    from pika.connection import Parameters
+
+    config = json.loads(os.environ[ENV])
+    Parameters.DEFAULT_PORT = config["port"]
+    Parameters.DEFAULT_VIRTUAL_HOST = config["vhost"]
+    Parameters.DEFAULT_CREDENTIALS = pika.PlainCredentials(config["username"], config["password"])
+    runpy.run_path(path, run_name="__main__")
 
 
 class Context:
@@ -195,7 +230,9 @@ class Context:
         """A unique name for a queue or exchange."""
         return f"{prefix}-{uuid.uuid4().hex[:12]}"
 
-    async def connect(self, params: Any = None, host: str | None = None, port: int | None = None) -> Any:
+    async def connect(
+        self, params: Any = None, host: str | None = None, port: int | None = None
+    ) -> Any:
         """Connect with Twisted's ClientCreator; returns the ready protocol (closed at the end)."""
         from twisted.internet import protocol
 
@@ -267,7 +304,9 @@ def main() -> None:
 
     from twisted.internet import defer, reactor
 
-    logging.basicConfig(level=logging.INFO, stream=sys.stdout, format="%(name)s %(levelname)s %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, stream=sys.stdout, format="%(name)s %(levelname)s %(message)s"
+    )
     path, name = sys.argv[1:3]
     config = json.loads(os.environ[ENV])
     fn = _load(path, name)
@@ -297,6 +336,9 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    if sys.argv[1] == "--script":
+        _script_main(sys.argv[2])
+        sys.exit(0)
     try:
         main()
     except BaseException:

@@ -349,8 +349,10 @@ def test_empty_properties() -> None:
 
 def test_properties_decode_resets_previous_values() -> None:
     props = spec.BasicProperties(content_type="old", priority=1)
+    props.note = "kept"  # type: ignore[attr-defined]
     props.decode(b"".join(spec.BasicProperties(app_id="new").encode()))
     assert (props.content_type, props.priority, props.app_id) == (None, None, "new")
+    assert props.note == "kept"  # type: ignore[attr-defined]
 
 
 def test_chained_flag_words_are_skipped() -> None:

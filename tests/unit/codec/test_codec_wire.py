@@ -32,22 +32,23 @@ def deliver(tag: int, routing_key: str | bytes = "rk") -> spec.Basic.Deliver:
 
 def sample_stream() -> tuple[bytes, list[tuple[Any, ...]]]:
     """Wire bytes of a varied conversation and the events it must decode to."""
+    json_ = "application/json"
     parts: list[tuple[bytes, tuple[Any, ...]]] = [
         (writer.encode_method(0, spec.Connection.Tune(2047, 131072, 60)), ("method", 0)),
-        (content(1, deliver(1), PROPS, b"small"), ("content", 1, 1, b"small")),
+        (content(1, deliver(1), PROPS, b"small"), ("content", 1, 1, json_, b"small")),
         (writer.HEARTBEAT_FRAME, ("heartbeat",)),
-        (content(1, deliver(2), spec.BasicProperties(), b""), ("content", 1, 2, b"")),
-        (content(2, deliver(3), PROPS, b"x" * 10000), ("content", 2, 3, b"x" * 10000)),
+        (content(1, deliver(2), spec.BasicProperties(), b""), ("content", 1, 2, None, b"")),
+        (content(2, deliver(3), PROPS, b"x" * 10000), ("content", 2, 3, json_, b"x" * 10000)),
         (writer.encode_method(1, spec.Basic.CancelOk("ctag")), ("method", 1)),
         (
             content(3, spec.Basic.GetOk(9, False, "ex", "rk", 0), PROPS, b"got"),
-            ("content", 3, 9, b"got"),
+            ("content", 3, 9, json_, b"got"),
         ),
         (
             content(3, spec.Basic.Return(312, "NO_ROUTE", "ex", "rk"), PROPS, b"back"),
-            ("content", 3, None, b"back"),
+            ("content", 3, None, json_, b"back"),
         ),
-        (content(4, deliver(4, b"\xff"), PROPS, b"odd"), ("content", 4, 4, b"odd")),
+        (content(4, deliver(4, b"\xff"), PROPS, b"odd"), ("content", 4, 4, json_, b"odd")),
     ]
     return b"".join(p[0] for p in parts), [p[1] for p in parts]
 
@@ -90,10 +91,9 @@ class Assembler:
 
     def _content(self, channel: int, method: Any, props: Any, body: bytes) -> None:
         assert type(body) is bytes
-        assert props == (spec.BasicProperties() if not body and not props.headers else props) or (
-            props == PROPS
-        )
-        self.events.append(("content", channel, getattr(method, "delivery_tag", None), body))
+        assert props in (PROPS, spec.BasicProperties())
+        tag = getattr(method, "delivery_tag", None)
+        self.events.append(("content", channel, tag, props.content_type, body))
 
 
 def read_all(chunks: list[bytes], max_frame: int = FRAME_MAX) -> tuple[list[tuple[Any, ...]], int]:
@@ -181,11 +181,28 @@ def test_body_longer_than_declared_falls_back_to_frames() -> None:
     assert [type(i) for i in frame_reader.read()] == [frame.Method, frame.Header, frame.Body]
 
 
+def test_trailing_bytes_in_a_header_take_the_frame_path() -> None:
+    wire = content(1, deliver(1), PROPS, b"abc")
+    method_end = len(writer.encode_method(1, deliver(1)))
+    header_end = wire.index(b"\xce\x03", method_end) + 1
+    # Grow the header payload by one junk byte (the frame size goes up by one).
+    header = bytearray(wire[method_end:header_end])
+    header[3:7] = (int.from_bytes(header[3:7], "big") + 1).to_bytes(4, "big")
+    header[-1:] = b"\x00\xce"
+    frame_reader = FrameReader(FRAME_MAX)
+    frame_reader.feed(wire[:method_end] + bytes(header) + wire[header_end:])
+    items = frame_reader.read()
+    assert [type(i) for i in items] == [frame.Method, frame.Header, frame.Body]
+    assert items[1].properties == PROPS
+
+
 def test_protocol_header_from_the_peer() -> None:
     frame_reader = FrameReader(FRAME_MAX)
     frame_reader.feed(b"AMQ")
     assert frame_reader.read() == []
-    frame_reader.feed(b"P\x00\x00\x09\x01" + writer.HEARTBEAT_FRAME)
+    frame_reader.feed(b"P\x00\x00\x09")  # 7 bytes: still waiting for the 8th
+    assert frame_reader.read() == []
+    frame_reader.feed(b"\x01" + writer.HEARTBEAT_FRAME)
     header, beat = frame_reader.read()
     assert isinstance(header, frame.ProtocolHeader) and isinstance(beat, frame.Heartbeat)
     assert (header.major, header.minor, header.revision) == (0, 9, 1)
@@ -316,7 +333,7 @@ def test_large_body_read_in_pieces() -> None:
     for chunk in chunks:
         frame_reader.feed(chunk)
         assembler.add(frame_reader.read())
-    assert assembler.events == [("content", 1, 1, body)]
+    assert assembler.events == [("content", 1, 1, "application/json", body)]
 
 
 # -- writer -----------------------------------------------------------------------
@@ -371,7 +388,14 @@ def test_encode_publish_matches_the_generic_path(props: Any, mandatory: bool, bo
 
 @pytest.mark.parametrize(
     "body",
-    [b"data", bytearray(b"data"), memoryview(b"data"), "data", memoryview(b"xdatax")[1:5]],
+    [
+        b"data",
+        bytearray(b"data"),
+        memoryview(b"data"),
+        "data",
+        memoryview(b"xdatax")[1:5],
+        memoryview(b"dxaxtxax")[::2],
+    ],
 )
 def test_body_types(body: Any) -> None:
     wire = writer.encode_publish(1, b"ex", "rk", False, None, body, FRAME_MAX)

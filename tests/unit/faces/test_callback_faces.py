@@ -229,3 +229,13 @@ def test_closed_channel_methods_raise_wrong_state() -> None:
         with pytest.raises(exceptions.ChannelWrongStateError, match=r"Channel is closed\."):
             call()
     assert conn.channel().channel_number == 1  # the number was freed
+
+
+def test_broker_may_tune_frame_max_below_the_user_minimum() -> None:
+    conn = MemoryConnection()
+    conn.run_timers()
+    conn.broker(0, pc.Connection.Start(server_properties=SERVER_PROPERTIES, mechanisms="PLAIN"))
+    conn.broker(0, pc.Connection.Tune(channel_max=0, frame_max=4096, heartbeat=0))
+    assert conn.params.frame_max == 4096
+    tune_ok = conn.sent()[1]
+    assert isinstance(tune_ok, pc.Connection.TuneOk) and tune_ok.frame_max == 4096

@@ -84,3 +84,11 @@ def test_message_copy_encodes_and_snapshots() -> None:
         _message_copy(123, None)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="properties"):
         _message_copy(b"", {"content_type": "x"})  # type: ignore[arg-type]
+
+
+def test_parameters_must_be_a_parameters_object() -> None:
+    threads = threading.active_count()
+    with pytest.raises(ValueError, match="Parameters") as info:
+        tsc.Connection("amqp://guest:secret@localhost/")  # type: ignore[arg-type]
+    assert "secret" not in str(info.value)
+    assert threading.active_count() == threads

@@ -59,7 +59,7 @@ def test_each_rpc_fires_with_its_reply_frame(
     assert not getattr(request, "nowait", False)  # the Deferred always waits for the reply
     assert not outcome.fired
     broker.send(1, reply)
-    assert outcome.value.method.NAME == reply.name
+    assert reply.name == outcome.value.method.NAME
     for field in ("queue", "message_count", "consumer_count"):
         if hasattr(reply, field):
             assert getattr(outcome.value.method, field) == getattr(reply, field)
@@ -119,7 +119,9 @@ def test_pending_calls_errback_in_order_then_confirms_then_queues_then_on_closed
     second.addErrback(lambda f: order.append(f"declare b: {f.type.__name__}"))
     publish.addErrback(lambda f: order.append(f"publish: {f.type.__name__}"))
     queue.get().addErrback(lambda f: order.append(f"get: {f.type.__name__}"))
-    channel.on_closed.addCallback(lambda reason: order.append(f"on_closed: {type(reason).__name__}"))
+    channel.on_closed.addCallback(
+        lambda reason: order.append(f"on_closed: {type(reason).__name__}")
+    )
     broker.received()
     broker.send(1, pc.Channel.Close(404, "NOT_FOUND - no queue 'a'", 50, 10))
     assert broker.names() == ["Channel.CloseOk"]

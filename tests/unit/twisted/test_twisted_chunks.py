@@ -168,7 +168,12 @@ EXPECTED = [
     ("publish 3", "failed", "UnroutableError", "1 unroutable message(s) returned"),
     ("get", ("GetOk", 9, None, 6, b"got it")),
     ("message", "failed", "ConsumerCancelled", ""),
-    ("passive declare", "failed", "ChannelClosedByBroker", "(404, \"NOT_FOUND - no queue 'missing'\")"),
+    (
+        "passive declare",
+        "failed",
+        "ChannelClosedByBroker",
+        "(404, \"NOT_FOUND - no queue 'missing'\")",
+    ),
     ("on_closed", ("ChannelClosedByBroker", (404, "NOT_FOUND - no queue 'missing'"))),
     ("closed", "ConnectionDone"),
 ]

@@ -28,7 +28,6 @@ from tests.unit.twisted.twisted_support import (
     failure_of,
     new_protocol,
     opened,
-    result_of,
 )
 
 
@@ -345,3 +344,19 @@ def test_twisted_connection_is_the_seed_alias() -> None:
         "TwistedConnection",
         "TwistedProtocolConnection",
     ]
+
+
+def test_a_raising_legacy_callback_aborts_and_its_deferred_errbacks() -> None:
+    _protocol, broker = opened()
+    channel = broker.open_channel()
+
+    def explode(_frame: Any) -> None:
+        raise KeyError("in callback")
+
+    declared = Outcome(channel.queue_declare("q", callback=explode))
+    broker.received()
+    broker.send(1, pc.Queue.DeclareOk("q", 0, 0))
+    assert broker.transport.disconnected and not declared.fired
+    broker.lose(error.ConnectionAborted())
+    assert isinstance(declared.error, exceptions.StreamLostError)
+    assert isinstance(declared.error.__cause__, KeyError)
