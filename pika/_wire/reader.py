@@ -282,27 +282,6 @@ class FrameReader:
         """(body, last frame-end) if all body frames are here, else (None, 0)."""
         if not body_size:
             return b"", 0
-        if len(data) - pos >= 8:
-            kind, chan, size = _HEADER(data, pos)
-            stop = pos + 7 + size
-            # The common case: the whole body in one frame.
-            if (
-                size == body_size
-                and kind == 3
-                and chan == channel
-                and stop < len(data)
-                and data[stop] == 206
-                and size <= self._limit
-            ):
-                if type(data) is bytes:
-                    return data[pos + 7 : stop], stop
-                return _copy(data, pos + 7, stop), stop
-        return self._split_body(data, pos, channel, body_size)
-
-    def _split_body(
-        self, data: Data, pos: int, channel: int, body_size: int
-    ) -> tuple[bytes | None, int]:
-        """A body spread over several frames, joined with one copy."""
         spans: list[tuple[int, int]] = []
         remaining = body_size
         while remaining > 0:
@@ -312,7 +291,9 @@ class FrameReader:
             spans.append((pos + 7, stop))
             remaining -= stop - pos - 7
             pos = stop + 1
-        with memoryview(data) as view:
+        if len(spans) == 1:
+            return _copy(data, *spans[0]), pos - 1
+        with memoryview(data) as view:  # one copy of the whole body
             return b"".join([view[start:stop] for start, stop in spans]), pos - 1
 
     def _frame_at(self, data: Data, pos: int, frame_type: int, channel: int) -> int | None:

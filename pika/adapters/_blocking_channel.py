@@ -20,6 +20,7 @@ from pika import exceptions, frame, spec, validators
 from pika._callback_list import CallbackList
 from pika._engine import events as ev
 from pika._legacy import bind_consume, modern_signature
+from pika.adapters._blocking_rpc import RpcMethods
 from pika.adapters._blocking_support import (
     Consumer,
     GeneratorConsumer,
@@ -29,7 +30,6 @@ from pika.adapters._blocking_support import (
     ReturnedMessage,
     remove_entries,
 )
-from pika.exchange_type import ExchangeType
 
 if TYPE_CHECKING:
     from pika.adapters.blocking_connection import BlockingConnection
@@ -48,7 +48,7 @@ def _ignore_frame(_frame: MethodFrame) -> None:
     """ack_nack_callback for the impl channel: confirms arrive through the event hook."""
 
 
-class BlockingChannel:
+class BlockingChannel(RpcMethods):
     """A channel whose methods block until the broker has answered."""
 
     def __init__(self, channel_impl: Channel, connection: BlockingConnection) -> None:
@@ -131,19 +131,6 @@ class BlockingChannel:
         if not done():
             self._raise_closed()
 
-    def _rpc(self, method: Callable[..., None], *args: Any) -> Any:
-        """Call an impl RPC method with a Reply as ``callback``; return the reply."""
-        self._check_open()
-        reply = Reply()
-        method(*args, callback=reply)
-        self._wait(lambda: reply.done)
-        return reply.value
-
-    def _call(self, method: Callable[..., None], *args: Any) -> MethodFrame:
-        """``_rpc`` for methods whose reply is a method frame."""
-        reply: MethodFrame = self._rpc(method, *args)
-        return reply
-
     def _process_data_events(self, time_limit: float | None) -> None:
         self._connection.process_data_events(time_limit)
         self._check_open()
@@ -216,10 +203,6 @@ class BlockingChannel:
         impl.close(reply_code, reply_text)
         self._wait(lambda: impl.is_closed)
         self._check_open()  # the broker closed it meanwhile
-
-    def flow(self, active: bool) -> bool:
-        """Ask the broker to pause or resume deliveries; returns the broker's answer."""
-        return bool(self._rpc(self._impl.flow, active))
 
     # -- publishing -----------------------------------------------------------
 
@@ -512,120 +495,6 @@ class BlockingChannel:
         finally:
             impl.remove_callback(reply.on_empty, [spec.Basic.GetEmpty])
         return reply.message or (None, None, None)
-
-    def basic_qos(
-        self, prefetch_size: int = 0, prefetch_count: int = 0, global_qos: bool = False
-    ) -> None:
-        """Set the prefetch window and wait for QosOk."""
-        self._rpc(self._impl.basic_qos, prefetch_size, prefetch_count, global_qos)
-
-    def basic_recover(self, requeue: bool = False) -> None:
-        """Ask the broker to redeliver unacknowledged messages; waits for RecoverOk."""
-        self._rpc(self._impl.basic_recover, requeue)
-
-    # -- exchanges, queues, transactions ---------------------------------
-
-    def exchange_declare(
-        self,
-        exchange: str,
-        exchange_type: ExchangeType | str = ExchangeType.direct,
-        passive: bool = False,
-        durable: bool = False,
-        auto_delete: bool = False,
-        internal: bool = False,
-        arguments: dict[str, Any] | None = None,
-    ) -> MethodFrame:
-        """Declare (or with ``passive`` check) an exchange; returns the DeclareOk frame."""
-        return self._call(
-            self._impl.exchange_declare,
-            exchange,
-            exchange_type,
-            passive,
-            durable,
-            auto_delete,
-            internal,
-            arguments,
-        )
-
-    def exchange_delete(self, exchange: str | None = None, if_unused: bool = False) -> MethodFrame:
-        """Delete an exchange; returns the DeleteOk frame."""
-        return self._call(self._impl.exchange_delete, exchange, if_unused)
-
-    def exchange_bind(
-        self,
-        destination: str,
-        source: str,
-        routing_key: str = "",
-        arguments: dict[str, Any] | None = None,
-    ) -> MethodFrame:
-        """Bind exchange ``destination`` to exchange ``source``; returns BindOk."""
-        return self._call(self._impl.exchange_bind, destination, source, routing_key, arguments)
-
-    def exchange_unbind(
-        self,
-        destination: str | None = None,
-        source: str | None = None,
-        routing_key: str = "",
-        arguments: dict[str, Any] | None = None,
-    ) -> MethodFrame:
-        """Remove an exchange-to-exchange binding; returns UnbindOk."""
-        return self._call(self._impl.exchange_unbind, destination, source, routing_key, arguments)
-
-    def queue_declare(
-        self,
-        queue: str,
-        passive: bool = False,
-        durable: bool = False,
-        exclusive: bool = False,
-        auto_delete: bool = False,
-        arguments: dict[str, Any] | None = None,
-    ) -> MethodFrame:
-        """Declare a queue (``''`` for a server-named one); ``result.method.queue`` is its name."""
-        return self._call(
-            self._impl.queue_declare, queue, passive, durable, exclusive, auto_delete, arguments
-        )
-
-    def queue_delete(
-        self, queue: str, if_unused: bool = False, if_empty: bool = False
-    ) -> MethodFrame:
-        """Delete a queue; returns DeleteOk (``.method.message_count``)."""
-        return self._call(self._impl.queue_delete, queue, if_unused, if_empty)
-
-    def queue_purge(self, queue: str) -> MethodFrame:
-        """Remove every ready message from a queue; returns PurgeOk."""
-        return self._call(self._impl.queue_purge, queue)
-
-    def queue_bind(
-        self,
-        queue: str,
-        exchange: str,
-        routing_key: str | None = None,
-        arguments: dict[str, Any] | None = None,
-    ) -> MethodFrame:
-        """Bind a queue to an exchange (routing key defaults to the queue name)."""
-        return self._call(self._impl.queue_bind, queue, exchange, routing_key, arguments)
-
-    def queue_unbind(
-        self,
-        queue: str,
-        exchange: str,
-        routing_key: str | None = None,
-        arguments: dict[str, Any] | None = None,
-    ) -> MethodFrame:
-        """Remove a queue binding (routing key defaults to the queue name)."""
-        return self._call(self._impl.queue_unbind, queue, exchange, routing_key, arguments)
-
-    def tx_select(self) -> MethodFrame:
-        """Put the channel in transaction mode; returns SelectOk."""
-        return self._call(self._impl.tx_select)
-
-    def tx_commit(self) -> MethodFrame:
-        """Commit the current transaction; returns CommitOk."""
-        return self._call(self._impl.tx_commit)
-
-    def tx_rollback(self) -> MethodFrame:
-        """Abandon the current transaction; returns RollbackOk."""
-        return self._call(self._impl.tx_rollback)
 
 
 def _raise_unconfirmed(event: ev.PublishConfirmed, channel_number: int) -> None:

@@ -47,28 +47,40 @@ def test_select_creates_an_ioloop_per_connection(broker: Broker) -> None:
     other = cls(broker.params())
     loops.append(conn.ioloop)
     assert isinstance(conn.ioloop, IOLoop) and conn.ioloop is not other.ioloop
-    other.close()  # never started: aborted before the loop ever ran
+    other.close()  # aborted before its loop ever ran
     conn.ioloop.call_later(WAIT, conn.ioloop.stop)  # watchdog
-    conn.ioloop.start()
+    try:
+        conn.ioloop.start()
+    finally:
+        conn.ioloop.close()
+        other.ioloop.close()
     assert_opened_and_closed(rec)
-    conn.ioloop.close()
-    other.ioloop.close()
 
 
 def test_select_timer_exceptions_escape_ioloop_start(broker: Broker) -> None:
     cls = require_adapter("select")
-    conn = cls(broker.params())
-    conn.close()  # the connection plays no part; only its loop does
+    rec = Recorder()
+    conn = cls(broker.params(), on_open_callback=rec.cb("open", lambda *_: explode()))
+    loop = conn.ioloop
 
     def explode() -> None:
+        loop.call_later(0, fail)
+
+    def fail() -> None:
         raise RuntimeError("from a timer")
 
-    conn.ioloop.call_later(0, explode)
-    watchdog = conn.ioloop.call_later(WAIT, conn.ioloop.stop)
-    with pytest.raises(RuntimeError, match="from a timer"):
-        conn.ioloop.start()
-    conn.ioloop.remove_timeout(watchdog)
-    conn.ioloop.close()
+    watchdog = loop.call_later(WAIT, loop.stop)
+    try:
+        with pytest.raises(RuntimeError, match="from a timer"):
+            loop.start()
+        assert rec.names() == ["open"] and conn.is_open  # a timer failure leaves it alone
+        conn.close()
+        conn.add_on_close_callback(lambda *_: loop.stop())
+        loop.start()
+        assert conn.is_closed
+    finally:
+        loop.remove_timeout(watchdog)
+        loop.close()
 
 
 def test_select_stop_ioloop_on_close_and_the_ioloop_alias(broker: Broker) -> None:

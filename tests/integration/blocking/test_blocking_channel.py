@@ -128,9 +128,9 @@ def test_passive_declare_of_missing_queue_raises_404_and_connection_survives(
     assert info.value.args[0] == 404 and "NOT_FOUND" in info.value.args[1]
     assert info.value.reply_code == 404
     assert channel.is_closed and connection.is_open
-    with pytest.raises(exceptions.ChannelWrongStateError, match="Channel is closed."):
+    with pytest.raises(exceptions.ChannelWrongStateError, match="Channel is closed"):
         channel.queue_declare("", exclusive=True)
-    with pytest.raises(exceptions.ChannelWrongStateError, match="Channel is closed."):
+    with pytest.raises(exceptions.ChannelWrongStateError, match="Channel is closed"):
         channel.close()
     again = connection.channel()
     assert again.channel_number == number

@@ -48,7 +48,7 @@ def test_mandatory_unroutable_publish_raises_unroutable_error(channel: BlockingC
     # The return callback still runs, later, from a dispatching call.
     assert returned == []
     channel.connection.process_data_events()
-    [(ch, method, props, body)] = returned
+    [(ch, method, _props, body)] = returned
     assert ch is channel and method.reply_code == 312 and body == b"lost"
     assert channel.is_open
 

@@ -13,7 +13,7 @@ from pika import exceptions
 from pika.adapters.blocking_connection import BlockingConnection
 from pika.adapters.select_connection import SelectConnection
 from pika.adapters.utils.connection_workflow import AMQPConnectorSocketConnectError
-from tests.conftest import Broker
+from tests.conftest import Broker, TlsBroker
 
 
 def _unused_port() -> int:
@@ -151,7 +151,7 @@ def test_calls_on_a_closed_connection_raise_wrong_state(broker: Broker) -> None:
         connection.process_data_events(time_limit=0)
     with pytest.raises(exceptions.ConnectionWrongStateError):
         connection.add_callback_threadsafe(lambda: None)
-    with pytest.raises(exceptions.ChannelWrongStateError, match="Channel is closed."):
+    with pytest.raises(exceptions.ChannelWrongStateError, match="Channel is closed"):
         channel.basic_publish("", "q", b"body")
     assert channel.is_closed
 
@@ -191,3 +191,27 @@ def test_legacy_close_and_open_callbacks(broker: Broker) -> None:
     assert calls == [("open", connection)]
     connection.close()
     assert calls[1] == ("close", exceptions.ConnectionClosedByClient)
+
+
+def test_tls_connection_round_trip(tls_broker: TlsBroker) -> None:
+    with pika.BlockingConnection(tls_broker.params()) as connection:
+        channel = connection.channel()
+        queue = channel.queue_declare("", exclusive=True).method.queue
+        channel.confirm_delivery()
+        channel.basic_publish("", queue, b"over tls" * 50_000)
+        assert channel.basic_get(queue, auto_ack=True)[2] == b"over tls" * 50_000
+
+
+def test_large_message_round_trip(broker: Broker) -> None:
+    body = bytes(range(256)) * 12_000  # about 3 MB: many frames each way
+    with pika.BlockingConnection(broker.params()) as connection:
+        channel = connection.channel()
+        queue = channel.queue_declare("", exclusive=True).method.queue
+        channel.basic_publish("", queue, body)
+        [(method, _props, received)] = list(_take(channel.consume(queue, auto_ack=True), 1))
+        assert received == body and method.routing_key == queue
+
+
+def _take(iterator: Any, count: int) -> Any:
+    for _ in range(count):
+        yield next(iterator)

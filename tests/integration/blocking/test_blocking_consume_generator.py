@@ -50,7 +50,7 @@ def test_a_second_call_with_the_same_params_resumes_the_consumer(
     channel: BlockingChannel, queue: str
 ) -> None:
     _publish(channel, queue, b"1", b"2", b"3")
-    for method, _properties, body in channel.consume(queue, auto_ack=True):
+    for _method, _properties, body in channel.consume(queue, auto_ack=True):
         assert body == b"1"
         break
     tags = channel.consumer_tags

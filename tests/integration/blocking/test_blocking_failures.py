@@ -30,7 +30,7 @@ def _assert_dead(connection: BlockingConnection, channel: BlockingChannel) -> No
         connection.close()
     with pytest.raises(exceptions.ConnectionWrongStateError):
         connection.process_data_events(time_limit=None)
-    with pytest.raises(exceptions.ChannelWrongStateError, match="Channel is closed."):
+    with pytest.raises(exceptions.ChannelWrongStateError, match="Channel is closed"):
         channel.basic_ack(1)
 
 

@@ -46,63 +46,67 @@ def private_vhost(broker: Broker, monkeypatch: pytest.MonkeyPatch) -> Iterator[s
         node.delete_vhost(vhost)
 
 
-def run_publishing_example() -> None:
-    from pika.adapters import BlockingConnection
-    from pika import BasicProperties
+PUBLISHING_EXAMPLE = """
+from pika.adapters import BlockingConnection
+from pika import BasicProperties
+# Open a connection to RabbitMQ on localhost using all default parameters
+connection = BlockingConnection()
+# Open the channel
+channel = connection.channel()
+# Declare the queue
+channel.queue_declare(queue="test", durable=True, exclusive=False, auto_delete=False)
+# Send a message
+channel.basic_publish(exchange='',
+                      routing_key="test",
+                      body="Hello World!",
+                      properties=BasicProperties(content_type="text/plain",
+                                                 delivery_mode=1))
+"""
 
-    # Open a connection to RabbitMQ on localhost using all default parameters
-    connection = BlockingConnection()
-    # Open the channel
-    channel = connection.channel()
-    # Declare the queue
-    channel.queue_declare(queue="test", durable=True, exclusive=False, auto_delete=False)
-    # Send a message
-    channel.basic_publish(
-        exchange="",
-        routing_key="test",
-        body="Hello World!",
-        properties=BasicProperties(content_type="text/plain", delivery_mode=1),
-    )
+CONSUMING_EXAMPLE = """
+from pika.adapters import BlockingConnection
+# Open a connection to RabbitMQ on localhost using all default parameters
+connection = BlockingConnection()
+# Open the channel
+channel = connection.channel()
+# Declare the queue
+channel.queue_declare(queue="test", durable=True,
+                      exclusive=False, auto_delete=False)
+# Start our counter at 0
+messages = 0
+# Method that will receive our messages and stop consuming after 10
+def _on_message(channel, method, header, body):
+    print("Message:")
+    print("\\t%r" % method)
+    print("\\t%r" % header)
+    print("\\t%r" % body)
+    # Acknowledge message receipt
+    channel.basic_ack(method.delivery_tag)
+    # We've received 10 messages, stop consuming
+    global messages
+    messages += 1
+    if messages > 10:
+        channel.stop_consuming()
+# Setup up our consumer callback
+channel.basic_consume(_on_message, queue="test")
+# This is blocking until channel.stop_consuming is called and will allow us to receive messages
+channel.start_consuming()
+"""
 
 
-def run_consuming_example() -> None:
-    from pika.adapters import BlockingConnection
-
-    # Open a connection to RabbitMQ on localhost using all default parameters
-    connection = BlockingConnection()
-    # Open the channel
-    channel = connection.channel()
-    # Declare the queue
-    channel.queue_declare(queue="test", durable=True, exclusive=False, auto_delete=False)
-    # Start our counter at 0
-    messages = 0
-
-    # Method that will receive our messages and stop consuming after 10
-    def _on_message(channel: Any, method: Any, header: Any, body: Any) -> None:
-        print("Message:")
-        print("\t%r" % method)
-        print("\t%r" % header)
-        print("\t%r" % body)
-        # Acknowledge message receipt
-        channel.basic_ack(method.delivery_tag)
-        # We've received 10 messages, stop consuming
-        nonlocal messages  # the seed's "global messages": this example runs in a function
-        messages += 1
-        if messages > 10:
-            channel.stop_consuming()
-
-    # Setup up our consumer callback
-    channel.basic_consume(_on_message, queue="test")
-    # This is blocking until channel.stop_consuming is called and will allow us to receive messages
-    channel.start_consuming()
+def run_example(source: str) -> dict[str, Any]:
+    """Run an example as a script of its own (its own globals, like ``python example.py``)."""
+    namespace: dict[str, Any] = {"__name__": "__seed_example__"}
+    exec(compile(source, "<seed 004 example>", "exec"), namespace)
+    return namespace
 
 
 def test_publishing_example(private_vhost: str) -> None:
-    run_publishing_example()
+    run_example(PUBLISHING_EXAMPLE)
     import pika
 
     with pika.BlockingConnection() as connection:
-        method, properties, body = connection.channel().basic_get("test", auto_ack=True)
+        _method, properties, body = connection.channel().basic_get("test", auto_ack=True)
     assert body == b"Hello World!"
     assert properties.content_type == "text/plain"
     assert properties.delivery_mode == 1
@@ -112,8 +116,8 @@ def test_consuming_example_stops_after_eleven_messages(
     private_vhost: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     for _ in range(12):
-        run_publishing_example()
-    run_consuming_example()
+        run_example(PUBLISHING_EXAMPLE)
+    assert run_example(CONSUMING_EXAMPLE)["messages"] == 11
     printed = capsys.readouterr().out
     assert printed.count("Message:") == 11
     assert printed.count("b'Hello World!'") == 11
