@@ -57,7 +57,12 @@ def _noop() -> None:
 
 
 class BlockingConnection:
-    """A connection whose methods block until done; see API.md §16."""
+    """An AMQP connection whose methods block until the broker has answered.
+
+    ``parameters`` is None (the defaults), a Parameters instance, or a non-empty
+    sequence of them tried in turn; the constructor returns once the connection
+    is open and raises the last attempt's error otherwise.
+    """
 
     def __init__(
         self, parameters: Parameters | Sequence[Parameters] | None = None, _impl_class: Any = None

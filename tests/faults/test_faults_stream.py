@@ -47,22 +47,35 @@ def terminated(driver: AdapterDriver, conn: Any, ch: Any, rec: Recorder) -> Base
     return error
 
 
-def test_peer_vanishes_mid_frame(
+def test_peer_vanishes_mid_frame_with_rpcs_pending(
+    driver: AdapterDriver, broker: Broker, proxy: FaultProxy, qname: str
+) -> None:
+    conn, ch, rec = connect_via(driver, broker, proxy, heartbeat=0)
+    proxy.cut_after(5)  # 5 of the 12 bytes of the Basic.QosOk frame, then EOF
+    ch.basic_qos(prefetch_count=1, callback=rec.cb("qos ok"))
+    ch.queue_declare(qname, exclusive=True, callback=rec.cb("declare ok"))  # queued behind
+    error = terminated(driver, conn, ch, rec)
+    assert isinstance(error, exceptions.StreamLostError)
+    assert str(error) == "Transport indicated EOF"
+    assert proxy.bytes_to_client > 0
+    assert rec.names() == ["channel closed", "connection closed"]  # RPC callbacks dropped
+    with pytest.raises(exceptions.ChannelWrongStateError):
+        ch.basic_qos(prefetch_count=1)
+
+
+def test_peer_vanishes_in_the_middle_of_a_delivery(
     driver: AdapterDriver, broker: Broker, proxy: FaultProxy, qname: str
 ) -> None:
     conn, ch, rec = connect_via(driver, broker, proxy, heartbeat=0)
     driver.rpc(ch.queue_declare, qname, exclusive=True)
-    ch.basic_consume(qname, rec.cb("message"), auto_ack=True)
-    driver.rpc(ch.basic_qos, prefetch_count=10)  # the consumer is registered by now
-    proxy.cut_after(5000)  # then the broker's bytes stop in the middle of the body
+    ch.basic_consume(qname, rec.cb("message"), auto_ack=True, callback=rec.cb("consuming"))
+    driver.run_until(lambda: rec.has("consuming"))
+    proxy.cut_after(5000)  # the body is 100 kB: the stream ends inside a body frame
     ch.basic_publish("", qname, b"x" * 100_000)
-    ch.basic_qos(prefetch_count=1, callback=rec.cb("qos ok"))  # its reply never comes
     error = terminated(driver, conn, ch, rec)
     assert isinstance(error, exceptions.StreamLostError)
     assert str(error) == "Transport indicated EOF"
-    assert not rec.has("message") and not rec.has("qos ok")  # pending callbacks discarded
-    with pytest.raises(exceptions.ChannelWrongStateError):
-        ch.basic_qos(prefetch_count=1)
+    assert not rec.has("message")
 
 
 def test_connection_reset_is_a_stream_lost_error(

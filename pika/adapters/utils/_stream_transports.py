@@ -97,9 +97,15 @@ class _AsyncTransportBase(AbstractStreamTransport):
         if self._closing:
             LOGGER.debug("%r: ignoring write of %d bytes after abort", self, len(data))
             return
+        idle = not self._tx
         self._tx.append(data)
         self._tx_size += len(data)
-        self._update_writer()
+        if idle:
+            # Nothing was queued: send now rather than wait a loop pass for writability
+            # (blocking publishes and acks then cost one syscall, not a poll + a send).
+            self._guarded(self._send_now)
+        if not self._closing:
+            self._update_writer()
 
     # -- readiness handlers -------------------------------------------------------
 
@@ -133,6 +139,10 @@ class _AsyncTransportBase(AbstractStreamTransport):
     @abc.abstractmethod
     def _write_ready(self) -> None:
         """Send queued bytes until the socket would block."""
+
+    def _send_now(self) -> None:
+        """Try to send queued bytes from inside ``write`` (never reads)."""
+        self._write_ready()
 
     def _wants_write(self) -> bool:
         return bool(self._tx)
@@ -271,6 +281,12 @@ class _AsyncSSLTransport(_AsyncTransportBase):
         self._retry_chunk = None
         self._ssl_sock = None
         super()._stop_io()
+
+    def _send_now(self) -> None:
+        # Only when TLS is not waiting on the opposite readiness; never read here, so
+        # the protocol is not re-entered from inside a write.
+        if not (self._read_wants_write or self._write_wants_read):
+            self._flush()
 
     def _read_ready(self) -> None:
         if self._write_wants_read:

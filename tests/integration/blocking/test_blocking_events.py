@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 import pika
-from pika import spec
+from pika import exceptions, spec
 from pika.adapters.blocking_connection import BlockingChannel, BlockingConnection
 from tests.support.rabbitmq_node import RabbitNode
 
@@ -145,20 +145,31 @@ def _wait_for(condition: Callable[[], bool], connection: BlockingConnection) -> 
         connection.process_data_events(time_limit=0.5)
 
 
-def test_blocked_and_unblocked_callbacks(node_factory: Callable[..., RabbitNode]) -> None:
+def test_blocked_and_unblocked_callbacks_and_blocked_timeout(
+    node_factory: Callable[..., RabbitNode],
+) -> None:
     # A node of its own: the memory alarm blocks every publisher on a node.
     node = node_factory()
     connection = pika.BlockingConnection(pika.ConnectionParameters(node.host, node.port))
+    impatient = pika.BlockingConnection(
+        pika.ConnectionParameters(node.host, node.port, blocked_connection_timeout=0.5)
+    )
     events: list[tuple[Any, Any]] = []
     connection.add_on_connection_blocked_callback(lambda c, f: events.append((c, f.method)))
     connection.add_on_connection_unblocked_callback(lambda c, f: events.append((c, f.method)))
-    channel = connection.channel()
+    channel, impatient_channel = connection.channel(), impatient.channel()
     node.set_memory_alarm(True)
     try:
         channel.basic_publish("", "nowhere", b"x")  # the broker blocks publishing connections
+        impatient_channel.basic_publish("", "nowhere", b"x")
         _wait_for(lambda: len(events) == 1, connection)
         assert events[0][0] is connection
         assert isinstance(events[0][1], spec.Connection.Blocked)
+        started = time.monotonic()
+        with pytest.raises(exceptions.ConnectionBlockedTimeout):
+            while time.monotonic() - started < 30:
+                impatient.process_data_events(time_limit=None)
+        assert impatient.is_closed
     finally:
         node.set_memory_alarm(False)
     _wait_for(lambda: len(events) == 2, connection)
