@@ -7,6 +7,7 @@ as a thin shim over the standard library and :mod:`pika._utils`.
 from __future__ import annotations
 
 import abc
+import re
 from collections.abc import Iterator, Mapping
 from io import StringIO
 from typing import TypeVar
@@ -39,6 +40,7 @@ __all__ = [
     "ON_WINDOWS",
     "PY2",
     "PY3",
+    "RE_NUM",
     "SOCKET_ERROR",
     "SOL_TCP",
     "AbstractBase",
@@ -79,6 +81,8 @@ basestring = (str,)
 str_or_bytes = (str, bytes)
 unicode_type = str
 long = int
+# Matches a run of decimal digits (e.g. each number in a kernel release string).
+RE_NUM = re.compile(r"\d+")
 xrange = range
 
 

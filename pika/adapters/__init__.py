@@ -13,8 +13,8 @@ if TYPE_CHECKING:
     from pika.adapters.asyncio_connection import AsyncioConnection
     from pika.adapters.base_connection import BaseConnection
     from pika.adapters.blocking_connection import BlockingConnection
-    from pika.adapters.thread_safe_connection import Connection
     from pika.adapters.select_connection import IOLoop, SelectConnection
+    from pika.adapters.thread_safe_connection import Connection
 
 _EXPORTS = {
     "AsyncioConnection": "pika.adapters.asyncio_connection",
@@ -29,6 +29,7 @@ __all__ = [
     "AsyncioConnection",
     "BaseConnection",
     "BlockingConnection",
+    "Connection",
     "IOLoop",
     "SelectConnection",
 ]

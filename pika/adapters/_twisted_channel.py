@@ -446,7 +446,7 @@ class TwistedChannel:
             callback=callback,
         )
 
-    def flow(self, active: bool, callback: Callback | None = None) -> defer.Deferred[Any]:
+    def flow(self, active: bool = True, callback: Callback | None = None) -> defer.Deferred[Any]:
         """Pause or resume deliveries; fires with the flow state (a bool)."""
         return self._rpc(self._channel.flow, active, callback=callback)
 

@@ -82,8 +82,8 @@ def test_connection_reset_is_a_stream_lost_error(
     driver: AdapterDriver, broker: Broker, proxy: FaultProxy
 ) -> None:
     conn, ch, rec = connect_via(driver, broker, proxy)
+    proxy.stall()  # the request (and so its reply) is held back, then the connection reset
     ch.basic_qos(prefetch_count=1, callback=rec.cb("qos ok"))
-    proxy.stall()  # the reply is held back, then the connection is reset
     assert proxy.cut(reset=True) == 1
     error = terminated(driver, conn, ch, rec)
     assert isinstance(error, exceptions.StreamLostError)
@@ -187,8 +187,8 @@ def test_malformed_frames_close_the_connection_with_a_clear_reason(
 ) -> None:
     data, problem = MALFORMED[case]
     conn, ch, rec = connect_via(driver, broker, proxy, heartbeat=0)
+    proxy.stall()  # the request stays in the proxy; only the injected bytes arrive
     ch.basic_qos(prefetch_count=1, callback=rec.cb("qos ok"))
-    proxy.stall()  # the reply stays in the proxy; only the injected bytes arrive
     assert proxy.inject(data) == 1
     error = terminated(driver, conn, ch, rec)
     assert isinstance(error, exceptions.StreamLostError), repr(error)

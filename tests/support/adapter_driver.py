@@ -393,6 +393,9 @@ class TornadoDriver(AdapterDriver):
         from tornado.ioloop import IOLoop
 
         self.loop = IOLoop(make_current=False)
+        # Tornado catches exceptions escaping callbacks and logs them; record them too.
+        self._handler = _RecordErrors(self)
+        logging.getLogger("tornado.application").addHandler(self._handler)
 
     def custom_ioloop(self) -> Any:
         return self.loop
@@ -413,7 +416,21 @@ class TornadoDriver(AdapterDriver):
         self.loop.add_callback(callback)
 
     def _close_loop(self) -> None:
+        logging.getLogger("tornado.application").removeHandler(self._handler)
         self.loop.close(all_fds=False)
+
+
+class _RecordErrors(logging.Handler):
+    """Turns ERROR records carrying an exception into a failure of ``run_until``."""
+
+    def __init__(self, driver: AdapterDriver) -> None:
+        super().__init__(logging.ERROR)
+        self._driver = driver
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.exc_info and record.exc_info[1] is not None:
+            self._driver._errors.append(record.exc_info[1])
+            self._driver._stop_loop()
 
 
 class GeventDriver(AdapterDriver):
@@ -427,7 +444,23 @@ class GeventDriver(AdapterDriver):
 
         from pika.adapters.gevent_connection import _GeventSelectorIOLoop
 
-        self.loop = _GeventSelectorIOLoop(gevent.get_hub())
+        self.hub = gevent.get_hub()
+        self.loop = _GeventSelectorIOLoop(self.hub)
+        # The hub prints exceptions escaping callbacks and carries on; record them too.
+        self.hub.handle_error = self._on_hub_error
+
+    def _on_hub_error(self, context: Any, kind: Any, value: Any, tb: Any) -> None:
+        type(self.hub).handle_error(self.hub, context, kind, value, tb)
+        # The threadpool reports errors it also hands back to the caller (e.g. a DNS
+        # failure of gevent's resolver): those are not lost, so they are not failures.
+        handed_back = (
+            isinstance(context, tuple)
+            and bool(context)
+            and type(context[0]).__module__ == "gevent.threadpool"
+        )
+        if isinstance(value, BaseException) and not handed_back:
+            self._errors.append(value)
+            self._stop_loop()
 
     def custom_ioloop(self) -> Any:
         return self.loop
@@ -448,6 +481,7 @@ class GeventDriver(AdapterDriver):
         self.loop.add_callback(callback)
 
     def _close_loop(self) -> None:
+        del self.hub.handle_error  # back to the class's handler
         self.loop.close()
 
 
