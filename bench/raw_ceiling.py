@@ -128,15 +128,17 @@ class RawClient:
 
     def _complete_frames(self) -> Iterator[tuple[int, int, bytes]]:
         buf, offset = self.buffer, 0
-        while len(buf) - offset >= 7:
-            kind, channel, size = _FRAME_HEAD.unpack_from(buf, offset)
-            end = offset + 7 + size
-            if len(buf) <= end:
-                break
-            payload = bytes(buf[offset + 7 : end])
-            offset = end + 1
-            yield kind, channel, payload
-        del buf[:offset]
+        try:
+            while len(buf) - offset >= 7:
+                kind, channel, size = _FRAME_HEAD.unpack_from(buf, offset)
+                end = offset + 7 + size
+                if len(buf) <= end:
+                    break
+                payload = bytes(buf[offset + 7 : end])
+                offset = end + 1
+                yield kind, channel, payload
+        finally:  # also when the caller stops early: consumed frames must go
+            del buf[:offset]
 
     def expect(self, class_id: int, method_id: int) -> bytes:
         """Read until the method (class_id, method_id) arrives; return its payload."""

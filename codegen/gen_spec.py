@@ -103,11 +103,27 @@ def field_kind(arg: dict[str, Any], domains: dict[str, str]) -> str:
     return domains.get(kind, kind)
 
 
-def make_fields(args: list[dict[str, Any]], domains: dict[str, str]) -> list[Field]:
+class Code(str):
+    """A default value emitted as source code rather than as a literal."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return str(self)
+
+
+# Defaults pika 1.4 writes as names rather than literals (they compare equal).
+DEFAULT_OVERRIDES = {("exchange", "declare", "type"): Code("ExchangeType.direct")}
+
+
+def make_fields(
+    args: list[dict[str, Any]], domains: dict[str, str], where: tuple[str, str] = ("", "")
+) -> list[Field]:
     fields = []
     for arg in args:
         kind = field_kind(arg, domains)
         default = None if kind == "table" else arg.get("default-value")
+        default = DEFAULT_OVERRIDES.get((*where, arg["name"]), default)
         fields.append(Field(py_name(arg["name"]), kind, default))
     return fields
 
@@ -350,7 +366,7 @@ def method_class(cls: dict[str, Any], method: dict[str, Any], ctx: Context) -> l
     name = camel(method["name"])
     full = f"{camel(cls['name'])}.{name}"
     index = (cls["id"] << 16) | method["id"]
-    fields = make_fields(method["arguments"], ctx.domains)
+    fields = make_fields(method["arguments"], ctx.domains, (cls["name"], method["name"]))
     kind = "synchronous" if method.get("synchronous") else "asynchronous"
     content = ", carries content" if method.get("content") else ""
     head = [
@@ -623,6 +639,9 @@ from pika._wire.primitives import shortstr as _shortstr
 from pika.data import decode_table_at as _decode_table_at
 from pika.data import table_bytes as _table_bytes
 from pika.exceptions import ShortStringTooLong as _ShortStringTooLong
+from pika.exchange_type import ExchangeType
+
+str_or_bytes = (str, bytes)
 '''
 
 

@@ -38,7 +38,6 @@ import time
 
 import pika
 from pika.channel import Channel
-from pika.frame import Method
 from pika.spec import Basic, BasicProperties
 
 DEFAULT_URL = "amqp://guest:guest@localhost:5672/%2F"
@@ -129,11 +128,11 @@ class ReconnectingConsumer:
         channel.add_on_cancel_callback(self.on_consumer_cancelled)
         channel.queue_declare(self.queue, durable=True, callback=self.on_queue_declared)
 
-    def on_queue_declared(self, _: Method) -> None:
+    def on_queue_declared(self, _: object) -> None:
         if self.channel is not None:
             self.channel.basic_qos(prefetch_count=10, callback=self.on_qos_set)
 
-    def on_qos_set(self, _: Method) -> None:
+    def on_qos_set(self, _: object) -> None:
         if self.channel is not None:
             self.channel.basic_consume(self.queue, self.on_message)
             print(f"consuming from {self.queue!r}")
@@ -145,7 +144,7 @@ class ReconnectingConsumer:
             print(f"channel closed: {reason!r}")
             self.connection.close()
 
-    def on_consumer_cancelled(self, _: Method) -> None:
+    def on_consumer_cancelled(self, _: object) -> None:
         print("consumer cancelled by the broker")
         if self.channel is not None and self.channel.is_open:
             self.channel.close()  # leads to on_channel_closed, then a reconnect

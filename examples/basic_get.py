@@ -41,7 +41,7 @@ def main() -> None:
 
         fetched = 0
         while True:
-            method, properties, body = channel.basic_get(queue)
+            method, _properties, body = channel.basic_get(queue)
             if method is None:
                 print("queue is empty")
                 break

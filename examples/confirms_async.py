@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import Any
 
 import pika
 from pika.channel import Channel
@@ -62,11 +63,11 @@ class WindowedPublisher:
         self.channel = channel
         channel.confirm_delivery(self.on_confirm, callback=self.on_confirms_enabled)
 
-    def on_confirms_enabled(self, _: Method) -> None:
+    def on_confirms_enabled(self, _: object) -> None:
         assert self.channel is not None
         self.channel.queue_declare(self.queue, callback=self.on_queue_ready)
 
-    def on_queue_ready(self, _: Method) -> None:
+    def on_queue_ready(self, _: object) -> None:
         print(f"publishing {self.total} messages to {self.queue!r}, window {WINDOW}")
         self.fill_window()
 
@@ -80,7 +81,7 @@ class WindowedPublisher:
             self.next_tag += 1
         self.peak = max(self.peak, len(self.outstanding))
 
-    def on_confirm(self, frame: Method) -> None:
+    def on_confirm(self, frame: Method[Any]) -> None:
         method = frame.method
         assert isinstance(method, (Basic.Ack, Basic.Nack))
         # multiple=True confirms every outstanding tag up to and including this one.

@@ -41,7 +41,7 @@ def main() -> None:
 
         received = 0
         # The consumer is created on the first iteration, not by the call itself.
-        for method, properties, body in channel.consume(queue, inactivity_timeout=IDLE_SECONDS):
+        for method, _properties, body in channel.consume(queue, inactivity_timeout=IDLE_SECONDS):
             if method is None:  # nothing arrived for IDLE_SECONDS: the queue is drained
                 print(f"idle for {IDLE_SECONDS} s, stopping")
                 break

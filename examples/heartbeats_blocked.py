@@ -26,6 +26,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from typing import Any
 
 import pika
 import pika.exceptions
@@ -54,11 +55,11 @@ def choose_heartbeat(wanted: int) -> pika.connection.Parameters:
     return parameters
 
 
-def on_blocked(_: pika.BlockingConnection, frame: Method) -> None:
+def on_blocked(_: pika.BlockingConnection, frame: Method[Any]) -> None:
     print(f"broker blocked the connection: {frame.method.reason}")
 
 
-def on_unblocked(_: pika.BlockingConnection, __: Method) -> None:
+def on_unblocked(_: pika.BlockingConnection, __: object) -> None:
     print("broker unblocked the connection")
 
 
@@ -78,8 +79,10 @@ def main() -> None:
     channel = connection.channel()
 
     slow_job(connection, 3 * heartbeat)
-    print(f"after {3 * heartbeat} s of work in small steps the connection is open: "
-          f"{connection.is_open}")
+    print(
+        f"after {3 * heartbeat} s of work in small steps the connection is open: "
+        f"{connection.is_open}"
+    )
 
     print(f"now blocking for {4 * heartbeat} s without calling pika ...")
     time.sleep(4 * heartbeat)  # stands for a long computation with no pika calls

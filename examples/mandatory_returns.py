@@ -63,9 +63,18 @@ def main() -> None:
 
         # The broker handles a channel's commands in order, so once this round trip
         # completes any Basic.Return for the publishes above has arrived too.
-        stored = channel.queue_declare(queue, passive=True).method.message_count
+        channel.queue_declare(queue, passive=True)
         connection.process_data_events(time_limit=0)  # runs on_return for it
-    print(f"done: {stored} alert(s) queued in {queue!r}")
+
+        # The routable alert did reach the queue:
+        for _, _, body in channel.consume(queue, auto_ack=True, inactivity_timeout=5):
+            if body is None:  # inactivity_timeout passed
+                print("nothing delivered")
+            else:
+                print(f"delivered to {queue!r}: {body.decode()!r}")
+            break
+        channel.cancel()
+    print("done")
 
 
 if __name__ == "__main__":

@@ -36,6 +36,7 @@ from pika.spec import Basic, BasicProperties
 
 DEFAULT_URL = "amqp://guest:guest@localhost:5672/%2F"
 WORKERS = 4
+PRINT_LOCK = threading.Lock()  # keeps lines printed by different threads apart
 
 
 def broker_url() -> str:
@@ -59,7 +60,8 @@ class ThreadedConsumer:
     def work(self, channel: BlockingChannel, delivery_tag: int, body: bytes) -> None:
         # Runs on a worker thread: never touch the channel or connection directly.
         time.sleep(0.2)  # the slow part
-        print(f"{threading.current_thread().name} handled {body.decode()!r}")
+        with PRINT_LOCK:
+            print(f"{threading.current_thread().name} handled {body.decode()!r}")
         ack = functools.partial(self.ack, channel, delivery_tag)
         self.connection.add_callback_threadsafe(ack)
 

@@ -80,7 +80,9 @@ def main() -> None:
 
         shared = connection.channel()  # one channel, used by every producer thread
         producers = [
-            threading.Thread(target=produce, args=(shared, queue, per_producer), name=f"producer-{n}")
+            threading.Thread(
+                target=produce, args=(shared, queue, per_producer), name=f"producer-{n}"
+            )
             for n in range(1, PRODUCERS + 1)
         ]
         for thread in producers:

@@ -16,6 +16,7 @@ from urllib.parse import quote as url_quote
 from urllib.parse import unquote as url_unquote
 from urllib.parse import urlencode, urlparse
 
+from pika import data as _data
 from pika._utils import (
     HAVE_SIGNAL,
     LINUX_VERSION,
@@ -80,7 +81,7 @@ EINTR_IS_EXPOSED = False
 basestring = (str,)
 str_or_bytes = (str, bytes)
 unicode_type = str
-long = int
+long = _data.long
 # Matches a run of decimal digits (e.g. each number in a kernel release string).
 RE_NUM = re.compile(r"\d+")
 xrange = range

@@ -129,8 +129,17 @@ def _int_bytes(value: int) -> bytes:
     return _TAGGED_I64.pack(108, value)  # 'l'; struct.error beyond 64 bits
 
 
+class long(int):
+    """An int always sent as a signed 64-bit field (``l``), like pika 1.x's ``compat.long``."""
+
+    __slots__ = ()
+    __module__ = "pika.compat"  # its public home
+
+
 def _other_bytes(value: Any, pieces: list[bytes]) -> bytes:
     # Subclasses land here; the order matters (bool is an int).
+    if isinstance(value, long):
+        return _TAGGED_I64.pack(108, value)  # 'l'
     if isinstance(value, str):
         raw = value.encode()
         return _TAGGED_U32.pack(83, len(raw)) + raw

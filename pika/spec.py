@@ -26,6 +26,9 @@ from pika._wire.primitives import shortstr as _shortstr
 from pika.data import decode_table_at as _decode_table_at
 from pika.data import table_bytes as _table_bytes
 from pika.exceptions import ShortStringTooLong as _ShortStringTooLong
+from pika.exchange_type import ExchangeType
+
+str_or_bytes = (str, bytes)
 
 PROTOCOL_VERSION = (0, 9, 1)
 PORT = 5672
@@ -737,7 +740,7 @@ class Exchange(amqp_object.Class):
         NAME: ClassVar[str] = 'Exchange.Declare'
         synchronous: ClassVar[bool] = True
 
-        def __init__(self, ticket: int = 0, exchange: str | bytes | None = None, type: str | bytes = 'direct', passive: bool = False, durable: bool = False, auto_delete: bool = False, internal: bool = False, nowait: bool = False, arguments: Mapping[str, Any] | None = None) -> None:
+        def __init__(self, ticket: int = 0, exchange: str | bytes | None = None, type: str | bytes = ExchangeType.direct, passive: bool = False, durable: bool = False, auto_delete: bool = False, internal: bool = False, nowait: bool = False, arguments: Mapping[str, Any] | None = None) -> None:
             self.ticket = ticket
             self.exchange = exchange
             self.type = type

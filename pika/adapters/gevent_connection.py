@@ -92,7 +92,7 @@ class GeventConnection(BaseConnection):
         )
 
 
-class _GeventSelectorIOLoop:
+class _GeventSelectorIOLoop(AbstractSelectorIOLoop):
     """The selector-loop protocol implemented with gevent hub watchers."""
 
     # libev's bits; libev reports error conditions as readiness.

@@ -39,7 +39,10 @@ from pika.adapters.base_connection import (
 from pika.adapters.utils import connection_workflow as cw
 from pika.adapters.utils.io_services_utils import check_callback_arg, check_fd_arg
 from pika.adapters.utils.nbio_interface import AbstractIOServices
-from pika.adapters.utils.selector_ioloop_adapter import SelectorIOServicesAdapter
+from pika.adapters.utils.selector_ioloop_adapter import (
+    AbstractSelectorIOLoop,
+    SelectorIOServicesAdapter,
+)
 
 __all__ = [
     "POLLER_TYPE",
@@ -139,7 +142,7 @@ class _Waker:
         self._writer.close()
 
 
-class IOLoop:
+class IOLoop(AbstractSelectorIOLoop):
     """Single-threaded event loop with timers and thread-safe callbacks."""
 
     READ = PollEvents.READ

@@ -26,9 +26,15 @@ from pika.adapters.base_connection import (
 )
 from pika.adapters.utils import connection_workflow as cw
 from pika.adapters.utils.nbio_interface import AbstractIOServices
-from pika.adapters.utils.selector_ioloop_adapter import SelectorIOServicesAdapter
+from pika.adapters.utils.selector_ioloop_adapter import (
+    AbstractSelectorIOLoop,
+    SelectorIOServicesAdapter,
+)
 
 __all__ = ["TornadoConnection"]
+
+# Tornado's IOLoop has exactly the selector-loop shape.
+AbstractSelectorIOLoop.register(_tornado_ioloop.IOLoop)
 
 LOGGER = logging.getLogger(__name__)
 
@@ -74,7 +80,7 @@ class TornadoConnection(BaseConnection):
     def _io_services_for(loop: Any) -> AbstractIOServices:
         if isinstance(loop, AbstractIOServices):
             return loop
-        native = loop if loop is not None else _tornado_ioloop.IOLoop.current()
+        native: Any = loop if loop is not None else _tornado_ioloop.IOLoop.current()
         return SelectorIOServicesAdapter(native)
 
     @classmethod

@@ -31,6 +31,7 @@ Params = list[dict[str, Any]]
 
 REEXPORTING_MODULES = frozenset({"pika", "pika.adapters", "pika.adapters.utils", "pika.compat"})
 POSITIONAL = ("POSITIONAL_ONLY", "POSITIONAL_OR_KEYWORD")
+MISSING = "missing (or only inherited from a non-pika base)"
 CALLABLE_KINDS = frozenset({"method", "staticmethod", "classmethod"})
 
 
@@ -123,7 +124,7 @@ def compare_signature(where: str, exp: Params | None, got: Params | None) -> lis
 
 def _compare_member(where: str, exp: dict[str, Any], got: dict[str, Any] | None) -> list[Finding]:
     if got is None:
-        return [(where, "missing (or only inherited from a non-pika base)")]
+        return [(where, MISSING)]
     kind, got_kind = exp["kind"], got["kind"]
     if kind in CALLABLE_KINDS and got_kind in CALLABLE_KINDS:
         return compare_signature(where, exp["signature"], got["signature"])
@@ -199,8 +200,8 @@ def _live_entry(modname: str, name: str, value: Any, exp: dict[str, Any]) -> dic
         return {"kind": "function", "signature": dump_surface.signature_entry(value)}
     if exp["kind"] == "module":
         return {"kind": "module", "target": getattr(value, "__name__", None)}
-    entry = dump_surface.name_entry(modname, name, value)
-    return entry if entry is not None else {"kind": type(value).__name__}
+    described = dump_surface.name_entry(modname, name, value)
+    return described if described is not None else {"kind": type(value).__name__}
 
 
 def _compare_reexport(where: str, exp: dict[str, Any], value: Any) -> list[Finding]:

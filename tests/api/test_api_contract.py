@@ -89,3 +89,14 @@ def test_signature_rules_allow_additions() -> None:
         {"name": "kw", "kind": "VAR_KEYWORD"},
     ]
     assert surface_compare.compare_signature("f", exp, got) == []
+
+
+def test_module_rules_catch_missing_names_and_changed_bases() -> None:
+    reference = json.loads(json.dumps(REFERENCE["modules"]["pika.exceptions"]))
+    reference["names"]["NoSuchError"] = reference["names"]["AMQPError"]
+    reference["names"]["ChannelClosed"]["bases"] = ["pika.exceptions.AMQPConnectionError"]
+    reference["names"]["ChannelClosed"]["members"]["gone"] = {"kind": "property"}
+    found = surface_compare.compare_module("pika.exceptions", reference)
+    assert ("pika.exceptions.NoSuchError", "missing class") in found
+    assert any(w == "pika.exceptions.ChannelClosed" and "bases" in m for w, m in found)
+    assert ("pika.exceptions.ChannelClosed.gone", surface_compare.MISSING) in found

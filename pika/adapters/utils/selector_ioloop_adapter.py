@@ -8,12 +8,13 @@ the separate reader/writer callbacks of the fd services onto the loop's single
 
 from __future__ import annotations
 
+import abc
 import functools
 import logging
 import socket
 import threading
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any
 
 from pika.adapters.utils import io_services_utils
 from pika.adapters.utils.io_services_utils import check_callback_arg, check_fd_arg
@@ -27,45 +28,61 @@ from pika.adapters.utils.nbio_interface import (
 LOGGER = logging.getLogger(__name__)
 
 
-class AbstractSelectorIOLoop(Protocol):
-    """What a selector-style loop must provide (tornado's IOLoop qualifies as is)."""
+class AbstractSelectorIOLoop(abc.ABC):
+    """What a selector-style loop must provide.
+
+    pika's own select ``IOLoop`` and the gevent wrapper subclass it; tornado's IOLoop
+    has the same shape and is registered as a virtual subclass by the tornado adapter.
+    """
 
     @property
+    @abc.abstractmethod
     def READ(self) -> int:
         """Event bit: readable."""
 
     @property
+    @abc.abstractmethod
     def WRITE(self) -> int:
         """Event bit: writable."""
 
     @property
+    @abc.abstractmethod
     def ERROR(self) -> int:
         """Event bit: error condition."""
 
+    @abc.abstractmethod
     def close(self) -> None:
         """Release the loop's resources."""
 
+    @abc.abstractmethod
     def start(self) -> None:
         """Run until ``stop()``."""
 
+    @abc.abstractmethod
     def stop(self) -> None:
         """Make ``start()`` return."""
 
+    @abc.abstractmethod
     def call_later(self, delay: float, callback: Callable[[], Any]) -> Any:
         """Run ``callback()`` once after ``delay`` seconds; returns a handle."""
 
+    @abc.abstractmethod
     def remove_timeout(self, timeout_handle: Any) -> None:
         """Cancel a timer made by ``call_later``."""
 
+    @abc.abstractmethod
     def add_callback(self, callback: Callable[[], Any]) -> None:
         """Run ``callback()`` on the loop thread soon; thread-safe."""
 
+    @abc.abstractmethod
     def add_handler(self, fd: int, handler: Callable[[int, int], Any], events: int) -> None:
         """Call ``handler(fd, events)`` when ``fd`` has any of ``events``."""
 
+    @abc.abstractmethod
     def update_handler(self, fd: int, events: int) -> None:
         """Change the events watched on ``fd``."""
 
+    @abc.abstractmethod
     def remove_handler(self, fd: int) -> None:
         """Stop watching ``fd``."""
 
