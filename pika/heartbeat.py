@@ -73,9 +73,7 @@ class HeartbeatChecker:
             self._idle_byte_intervals = 0
         self._update_counters()
         if self.connection_is_idle:
-            text = (
-                f"No activity or too many missed heartbeats in the last {self._timeout} seconds"
-            )
+            text = f"No activity or too many missed heartbeats in the last {self._timeout} seconds"
             LOGGER.error(text)
             self.stop()
             self._connection._abort(exceptions.AMQPHeartbeatTimeout(text))
