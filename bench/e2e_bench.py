@@ -45,7 +45,7 @@ from typing import Any
 import pika
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import raw_ceiling  # noqa: E402  (stdlib-only sibling; works under either interpreter)
+import raw_ceiling  # stdlib-only sibling: works under either interpreter
 
 SMALL = raw_ceiling.SMALL_BODY
 LARGE = raw_ceiling.LARGE_BODY
@@ -146,8 +146,16 @@ def blocking_consume(url: str, queue: str, meter: Meter) -> None:
 
 def rpc_latency(url: str, queue: str, meter: Meter) -> None:
     server = subprocess.Popen(
-        [sys.executable, raw_ceiling.__file__, "--url", url, "--mode", "rpc-server"]
-        + ["--queue", queue],
+        [
+            sys.executable,
+            raw_ceiling.__file__,
+            "--url",
+            url,
+            "--mode",
+            "rpc-server",
+            "--queue",
+            queue,
+        ],
         stdout=subprocess.PIPE,
         text=True,
     )

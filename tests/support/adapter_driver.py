@@ -283,8 +283,17 @@ class AdapterDriver(abc.ABC):
 
     def _run(self, predicate: Callable[[], bool], deadline: float) -> bool:
         """Run the loop until predicate or deadline; True if the deadline ended it."""
-        if predicate():
-            return False
+        # Looping guards against a stray stop() (one that came while the loop was not
+        # running makes the next run return at once on every framework).
+        while not predicate():
+            if time.monotonic() >= deadline:
+                return True
+            if self._run_once(predicate, deadline) or self._errors:
+                return not self._errors
+        return False
+
+    def _run_once(self, predicate: Callable[[], bool], deadline: float) -> bool:
+        """One run of the native loop, stopped by predicate, deadline, error or stop()."""
         state = {"timed_out": False, "handle": None}
 
         def check() -> None:

@@ -232,3 +232,38 @@ def test_channel_methods_after_the_connection_closed_raise(
         ch.basic_publish("", "rk", b"too late")
     with pytest.raises(exceptions.ConnectionWrongStateError):
         conn.close()
+
+
+def test_closing_a_channel_while_it_opens_swallows_the_open(
+    driver: AdapterDriver, opened: Opened
+) -> None:
+    conn, _ = opened
+    rec = Recorder()
+    ch = conn.channel(on_open_callback=rec.cb("opened"))
+    assert ch.is_opening
+    ch.add_on_close_callback(rec.cb("closed"))
+    ch.close()
+    driver.run_until(lambda: rec.has("closed"))
+    driver.run_for(0.1)
+    assert rec.names() == ["closed"]
+    assert isinstance(rec.first("closed")[1], exceptions.ChannelClosedByClient)
+    assert ch.is_closed and conn.is_open
+
+
+def test_duplicate_consumer_tag_and_duplicate_get(
+    driver: AdapterDriver, opened: Opened, qname: str
+) -> None:
+    _, ch = opened
+    driver.rpc(ch.queue_declare, qname, exclusive=True)
+    ch.basic_consume(qname, print, consumer_tag="taken")
+    with pytest.raises(exceptions.DuplicateConsumerTag) as info:
+        ch.basic_consume(qname, print, consumer_tag="taken")
+    assert info.value.args[0] == "taken"
+
+    answered: list[Any] = []
+    ch.add_callback(answered.append, [spec.Basic.GetEmpty])
+    ch.basic_get(qname, print)
+    with pytest.raises(exceptions.DuplicateGetOkCallback):
+        ch.basic_get(qname, print)
+    driver.run_until(lambda: bool(answered))
+    assert ch.is_open

@@ -328,3 +328,18 @@ def test_consumer_tags_lists_active_consumers(
     assert len(ch.consumer_tags) == 3  # a copy, not the live list
     driver.rpc(ch.basic_cancel, tags[1])
     assert sorted(ch.consumer_tags) == sorted([tags[0], tags[2]])
+
+
+def test_a_second_confirm_delivery_replaces_the_ack_nack_callback(
+    driver: AdapterDriver, opened: Opened, qname: str
+) -> None:
+    _, ch = opened
+    declare(driver, ch, qname)
+    first, second = Recorder(), Recorder()
+    driver.rpc(ch.confirm_delivery, first.cb("ack"))
+    driver.rpc(ch.confirm_delivery, second.cb("ack"))
+    ch.basic_publish("", qname, b"confirmed once")
+    driver.run_until(lambda: second.has("ack"))
+    driver.run_for(0.1)
+    assert not first.calls  # pika 1.4: replaced, not added (API.md §28)
+    assert second.first("ack")[0].method.delivery_tag == 1

@@ -21,6 +21,14 @@ def test_run_until_returns_once_the_predicate_holds(driver: AdapterDriver) -> No
     assert driver.run_until(lambda: bool(fired), timeout=5) < 5
 
 
+def test_a_stray_stop_does_not_end_run_until_early(driver: AdapterDriver) -> None:
+    fired: list[int] = []
+    driver.stop()  # while the loop is not running
+    driver.call_later(0.1, lambda: fired.append(1))
+    driver.run_until(lambda: bool(fired), timeout=5)
+    assert fired == [1]
+
+
 def test_errors_in_scheduled_callbacks_fail_run_until(driver: AdapterDriver) -> None:
     def explode() -> None:
         raise ValueError("from a callback")
