@@ -116,8 +116,13 @@ def test_connection_closed_by_the_broker_mid_consume(driver: AdapterDriver, brok
         ch.basic_publish("", queue, f"m{n}")
     driver.run_until(lambda: rec.has("message", 3), what="three deliveries")
 
-    in_thread(lambda: node.close_connection_named(name, "forced by the test"))
+    closed: list[int] = []  # the CLI runs in a thread so the loop keeps serving meanwhile
+    closer = in_thread(
+        lambda: closed.append(node.close_connection_named(name, "forced by the test"))
+    )
     driver.run_until(lambda: rec.has("connection closed"), timeout=60, what="the forced close")
+    closer.join(30)
+    assert closed == [1]
     assert rec.names()[-2:] == ["channel closed", "connection closed"]
     error = rec.first("connection closed")[1]
     assert isinstance(error, exceptions.ConnectionClosedByBroker)
