@@ -12,6 +12,24 @@ def _text(value: object) -> str:
     return str(value)
 
 
+def _host_port(host: object, port: object) -> str:
+    """``host:port`` as users write it (IPv6 literals in brackets)."""
+    text = str(host)
+    if ":" in text and not text.startswith("["):
+        text = f"[{text}]"
+    return f"{text}:{port}"
+
+
+def _describe(error: BaseException) -> str:
+    """One line for ``error``: pika's own errors speak for themselves; others get their class."""
+    text = str(error)
+    if not text:
+        return repr(error)
+    if type(error).__module__.startswith("pika"):
+        return text
+    return f"{type(error).__name__}: {text}"
+
+
 class AMQPError(Exception):
     """Root of every AMQP-level error."""
 
@@ -35,9 +53,33 @@ class AMQPConnectionError(AMQPError):
             return ""
         return f" (host={self.host!r}, port={self.port!r})"
 
+    def _endpoint(self) -> str:
+        """``host:port`` for messages ('' when pika did not locate the error)."""
+        return "" if self.host is None else _host_port(self.host, self.port)
+
+    def _wrapped(self) -> BaseException | None:
+        """The error this one wraps as its only argument (e.g. a workflow failure)."""
+        if len(self.args) == 1 and isinstance(self.args[0], BaseException):
+            return self.args[0]
+        return None
+
+    def __str__(self) -> str:
+        # The default str of a wrapped workflow error is empty: render the wrapped
+        # failure (which names the endpoint and what to check) instead.
+        wrapped = self._wrapped()
+        if wrapped is None:
+            return super().__str__()
+        text = _describe(wrapped)
+        where = self._endpoint()
+        if where and where not in text:
+            text = f"{text} (broker {where})"
+        return text
+
     def __repr__(self) -> str:
         if len(self.args) == 2:
             return f"{self.__class__.__name__}: ({self.args[0]}) {self.args[1]}{self._where()}"
+        if self._wrapped() is not None:
+            return f"{self.__class__.__name__}: {self}{self._where()}"
         return f"{self.__class__.__name__}: {self.args!r}{self._where()}"
 
 
@@ -76,10 +118,43 @@ class AuthenticationError(AMQPConnectionError):
         )
 
 
+def _handshake_detail(error: AMQPConnectionError) -> str:
+    """What the broker said (or what happened) when a handshake was cut short."""
+    cause = error.__cause__
+    if isinstance(cause, ConnectionClosed):
+        return f"({cause.reply_code}) {cause.reply_text}"
+    if cause is not None:
+        return _describe(cause)
+    return str(error.args[0]) if error.args else "no reason given"
+
+
+def _as_user(username: str | None) -> str:
+    return "" if username is None else f" as user {username!r}"
+
+
 class ProbableAuthenticationError(AMQPConnectionError):
-    """The broker dropped the connection during authentication (bad credentials?)."""
+    """The broker dropped the connection during authentication (bad credentials?).
+
+    ``args[0]`` is the repr of the original error (also ``__cause__``). Once pika
+    has located the error (``host`` set), ``str`` says where and what to check;
+    ``username`` is the login that failed (never the password).
+    """
+
+    username: str | None = None
+
+    def __str__(self) -> str:
+        if self.host is None:
+            return super().__str__()
+        return (
+            f"The broker at {self._endpoint()} refused the login{_as_user(self.username)}: "
+            f"{_handshake_detail(self)}. Check the user name and password of the "
+            f"connection's credentials and that this user exists on the broker (the "
+            f"broker log says why the login failed)."
+        )
 
     def __repr__(self) -> str:
+        if self.host is not None:
+            return f"{self.__class__.__name__}: {self}{self._where()}"
         return (
             f"{self.__class__.__name__}: Client was disconnected at a connection stage "
             f"indicating a probable authentication error: {self.args!r}{self._where()}"
@@ -87,9 +162,29 @@ class ProbableAuthenticationError(AMQPConnectionError):
 
 
 class ProbableAccessDeniedError(AMQPConnectionError):
-    """The broker dropped the connection while opening the vhost (bad vhost or permissions?)."""
+    """The broker dropped the connection while opening the vhost (bad vhost or permissions?).
+
+    Rendered like ProbableAuthenticationError; ``virtual_host`` and ``username``
+    name what to check.
+    """
+
+    username: str | None = None
+    virtual_host: str | None = None
+
+    def __str__(self) -> str:
+        if self.host is None:
+            return super().__str__()
+        vhost = "" if self.virtual_host is None else f" {self.virtual_host!r}"
+        return (
+            f"The broker at {self._endpoint()} refused access to virtual host{vhost}"
+            f"{_as_user(self.username)}: {_handshake_detail(self)}. Check that the virtual "
+            f"host exists and that the user has permissions on it (rabbitmqctl list_vhosts; "
+            f"rabbitmqctl list_permissions -p <vhost>)."
+        )
 
     def __repr__(self) -> str:
+        if self.host is not None:
+            return f"{self.__class__.__name__}: {self}{self._where()}"
         return (
             f"{self.__class__.__name__}: Client was disconnected at a connection stage "
             f"indicating a probable denial of access to the specified virtual host: "
@@ -173,13 +268,29 @@ class ChannelWrongStateError(AMQPChannelError):
 
 
 class ChannelClosed(AMQPChannelError):
-    """The channel closed; ``args == (reply_code, reply_text)``."""
+    """The channel closed; ``args == (reply_code, reply_text)``.
+
+    ``str`` stays the default (the args tuple). pika sets ``channel_number``,
+    ``host`` and ``port`` when it reports a broker close; ``repr`` then names them.
+    """
+
+    channel_number: int | None = None
+    host: str | None = None
+    port: int | None = None
 
     def __init__(self, reply_code: int, reply_text: str | bytes) -> None:
         super().__init__(int(reply_code), _text(reply_text))
 
+    def _where(self) -> str:
+        parts = []
+        if self.channel_number is not None:
+            parts.append(f"channel={self.channel_number}")
+        if self.host is not None:
+            parts.append(f"host={self.host!r}, port={self.port!r}")
+        return f" ({', '.join(parts)})" if parts else ""
+
     def __repr__(self) -> str:
-        return f"{self.__class__.__name__}: ({self.reply_code}) {self.reply_text!r}"
+        return f"{self.__class__.__name__}: ({self.reply_code}) {self.reply_text!r}{self._where()}"
 
     @property
     def reply_code(self) -> int:
@@ -194,8 +305,22 @@ class ChannelClosed(AMQPChannelError):
         return text
 
 
+#: What to check for the channel-close reply codes users meet most.
+_CHANNEL_CLOSE_HINTS = {
+    403: "check the user's permissions on this virtual host (rabbitmqctl list_permissions)",
+    404: "check the name, and that the queue or exchange was declared before use",
+    405: "another connection holds this exclusive queue or exclusive consumer",
+    406: "a redeclare must use the same type, durable, auto_delete and arguments as "
+    "the existing entity; an ack must use a delivery tag not yet settled on this channel",
+}
+
+
 class ChannelClosedByBroker(ChannelClosed):
     """The broker sent Channel.Close."""
+
+    def __repr__(self) -> str:
+        hint = _CHANNEL_CLOSE_HINTS.get(self.reply_code)
+        return super().__repr__() + ("" if hint is None else f"; {hint}")
 
 
 class ChannelClosedByClient(ChannelClosed):

@@ -188,6 +188,11 @@ class IOLoop(AbstractSelectorIOLoop):
             if activated_here and not self._closed:
                 self.deactivate_poller()
 
+    @property
+    def is_running(self) -> bool:
+        """True while ``start()`` is running the loop."""
+        return self._running
+
     def stop(self) -> None:
         """Make ``start()`` return after the current iteration (or at once if not started)."""
         self._stopping = True
@@ -313,6 +318,7 @@ class SelectConnection(BaseConnection):
     ) -> None:
         check_parameters(parameters)  # before building a loop that would leak
         loop = resolve_loop_alias(custom_ioloop, ioloop, "ioloop")
+        self._owns_ioloop = loop is None
         super().__init__(
             parameters,
             on_open_callback,
@@ -328,6 +334,22 @@ class SelectConnection(BaseConnection):
         if isinstance(loop, AbstractIOServices):
             return loop
         return SelectorIOServicesAdapter(loop if loop is not None else IOLoop())
+
+    def close(self, reply_code: int = 200, reply_text: str = "Normal shutdown") -> None:
+        """Close the connection (see ``Connection.close``).
+
+        pika 0.x's documented shutdown -- ``connection.close()`` in a KeyboardInterrupt
+        handler, then ``connection.ioloop.start()`` "until we're fully closed" -- relied
+        on the loop stopping by itself.  So when this connection created its own IOLoop
+        and close() is called while that loop is not running, the loop is stopped once
+        the close completes.  A loop that is running is never stopped (pika 1.x).
+        """
+        native = self.ioloop
+        idle = self._owns_ioloop and isinstance(native, IOLoop) and not native.is_running
+        if idle and not (self.is_closing or self.is_closed):
+            self.add_on_close_callback(self._stop_ioloop)
+            self.add_on_open_error_callback(self._stop_ioloop, remove_default=False)
+        super().close(reply_code, reply_text)
 
     @classmethod
     def create_connection(
