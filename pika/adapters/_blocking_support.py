@@ -14,11 +14,13 @@ from __future__ import annotations
 import collections
 import logging
 import socket
+import ssl
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from pika import exceptions, frame, spec
 from pika.adapters.utils import connection_workflow as cw
+from pika.adapters.utils._workflow_errors import resolution_failure
 
 if TYPE_CHECKING:
     from pika.adapters._blocking_channel import BlockingChannel
@@ -222,10 +224,52 @@ class HostResolutionError(socket.gaierror, exceptions.AMQPConnectionError):
         self.port = port
 
     def __str__(self) -> str:
-        return socket.gaierror.__str__(self)
+        reason = f"gaierror: {socket.gaierror.__str__(self)}"
+        return resolution_failure(reason, self.host, self.port)
 
     def __repr__(self) -> str:
-        return f"{self.__class__.__name__}: {socket.gaierror.__str__(self)}{self._where()}"
+        return f"{self.__class__.__name__}: {self}{self._where()}"
+
+
+class _LocatedTLSError(ssl.SSLError):
+    """Base of the TLS failures a BlockingConnection raises: still the ssl class
+    pika raised, with ``host``/``port`` and a message that says what to check."""
+
+    host: str | None = None
+    port: int | None = None
+    _message = ""
+
+    def __str__(self) -> str:
+        return self._message or ssl.SSLError.__str__(self)
+
+    def __repr__(self) -> str:
+        where = "" if self.host is None else f" (host={self.host!r}, port={self.port!r})"
+        return f"{self.__class__.__name__}: {self}{where}"
+
+
+class TLSHandshakeError(_LocatedTLSError):
+    """The TLS handshake failed (an ``ssl.SSLError``)."""
+
+
+class TLSCertificateVerificationError(_LocatedTLSError, ssl.SSLCertVerificationError):
+    """The broker's certificate could not be verified (an ``ssl.SSLCertVerificationError``)."""
+
+
+def _located_tls_error(failure: cw.AMQPConnectorPhaseErrorBase, raw: ssl.SSLError) -> BaseException:
+    """``raw`` as a located subclass of its own class; other ssl subclasses stay raw."""
+    located: _LocatedTLSError
+    if type(raw) is ssl.SSLCertVerificationError:
+        located = TLSCertificateVerificationError(*raw.args)
+    elif type(raw) is ssl.SSLError:
+        located = TLSHandshakeError(*raw.args)
+    else:
+        return raw
+    for name in ("library", "reason", "verify_code", "verify_message"):
+        if hasattr(raw, name):
+            setattr(located, name, getattr(raw, name))
+    located.host, located.port, located._message = failure.host, failure.port, str(failure)
+    located.__cause__ = raw
+    return located
 
 
 def connect_error(result: BaseException) -> BaseException:
@@ -235,6 +279,10 @@ def connect_error(result: BaseException) -> BaseException:
     last = result.exceptions[-1]
     if isinstance(last, cw.AMQPConnectorSocketConnectError):
         return exceptions.AMQPConnectionError(last, host=last.host, port=last.port)
+    if isinstance(last, cw.AMQPConnectorTransportSetupError) and isinstance(
+        last.exception, ssl.SSLError
+    ):
+        return _located_tls_error(last, last.exception)
     if isinstance(last, cw.AMQPConnectorPhaseErrorBase):
         return last.exception
     if isinstance(last, socket.gaierror):

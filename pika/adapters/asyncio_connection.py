@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 from pika import connection
@@ -18,7 +18,6 @@ from pika.adapters.base_connection import (
     check_parameters,
     resolve_loop_alias,
 )
-from pika.adapters.utils import connection_workflow as cw
 from pika.adapters.utils import io_services_utils
 from pika.adapters.utils.io_services_utils import check_callback_arg, check_fd_arg
 from pika.adapters.utils.nbio_interface import (
@@ -71,23 +70,6 @@ class AsyncioConnection(BaseConnection):
         if isinstance(loop, AbstractIOServices):
             return loop
         return _AsyncioIOServicesAdapter(loop)
-
-    @classmethod
-    def create_connection(
-        cls,
-        connection_configs: Sequence[connection.Parameters],
-        on_done: Callable[[Any], Any],
-        custom_ioloop: Any = None,
-        workflow: cw.AbstractAMQPConnectionWorkflow | None = None,
-    ) -> cw.AbstractAMQPConnectionWorkflow:
-        nbio = cls._io_services_for(custom_ioloop)
-
-        def connection_factory(params: connection.Parameters) -> BaseConnection:
-            return cls(parameters=params, custom_ioloop=nbio, internal_connection_workflow=False)
-
-        return cls._start_connection_workflow(
-            connection_configs, connection_factory, nbio, workflow, on_done
-        )
 
 
 def _default_loop() -> asyncio.AbstractEventLoop:

@@ -92,8 +92,12 @@ class BaseConnection(connection.Connection, AbstractStreamProtocol):
         """The native loop this connection runs on."""
         return self._nbio.get_native_ioloop()
 
-    @classmethod
+    @staticmethod
     @abc.abstractmethod
+    def _io_services_for(loop: Any) -> AbstractIOServices:
+        """The adapter's I/O services for ``loop`` (its native loop, or None for the default)."""
+
+    @classmethod
     def create_connection(
         cls,
         connection_configs: Sequence[connection.Parameters],
@@ -107,6 +111,14 @@ class BaseConnection(connection.Connection, AbstractStreamProtocol):
         ``AMQPConnectionWorkflowAborted``. Only ``abort()`` should be called on the
         returned workflow.
         """
+        nbio = cls._io_services_for(custom_ioloop)
+
+        def connection_factory(params: connection.Parameters) -> BaseConnection:
+            return cls(parameters=params, custom_ioloop=nbio, internal_connection_workflow=False)  # type: ignore[call-arg]
+
+        return cls._start_connection_workflow(
+            connection_configs, connection_factory, nbio, workflow, on_done
+        )
 
     @classmethod
     def _start_connection_workflow(

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 try:
@@ -25,7 +25,6 @@ except ImportError as _exc:  # pragma: no cover - depends on the environment
 
 from pika import connection
 from pika.adapters.base_connection import BaseConnection, check_parameters
-from pika.adapters.utils import connection_workflow as cw
 from pika.adapters.utils.io_services_utils import check_callback_arg
 from pika.adapters.utils.nbio_interface import (
     AbstractIOReference,
@@ -73,23 +72,6 @@ class GeventConnection(BaseConnection):
             return loop
         native = loop if loop is not None else _GeventSelectorIOLoop(gevent.get_hub())
         return _GeventSelectorIOServicesAdapter(native)
-
-    @classmethod
-    def create_connection(
-        cls,
-        connection_configs: Sequence[connection.Parameters],
-        on_done: Callable[[Any], Any],
-        custom_ioloop: Any = None,
-        workflow: cw.AbstractAMQPConnectionWorkflow | None = None,
-    ) -> cw.AbstractAMQPConnectionWorkflow:
-        nbio = cls._io_services_for(custom_ioloop)
-
-        def connection_factory(params: connection.Parameters) -> BaseConnection:
-            return cls(parameters=params, custom_ioloop=nbio, internal_connection_workflow=False)
-
-        return cls._start_connection_workflow(
-            connection_configs, connection_factory, nbio, workflow, on_done
-        )
 
 
 class _GeventSelectorIOLoop(AbstractSelectorIOLoop):

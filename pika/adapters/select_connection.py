@@ -18,7 +18,7 @@ import logging
 import select
 import socket
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 from pika import connection
@@ -36,7 +36,6 @@ from pika.adapters.base_connection import (
     check_parameters,
     resolve_loop_alias,
 )
-from pika.adapters.utils import connection_workflow as cw
 from pika.adapters.utils.io_services_utils import check_callback_arg, check_fd_arg
 from pika.adapters.utils.nbio_interface import AbstractIOServices
 from pika.adapters.utils.selector_ioloop_adapter import (
@@ -350,23 +349,6 @@ class SelectConnection(BaseConnection):
             self.add_on_close_callback(self._stop_ioloop)
             self.add_on_open_error_callback(self._stop_ioloop, remove_default=False)
         super().close(reply_code, reply_text)
-
-    @classmethod
-    def create_connection(
-        cls,
-        connection_configs: Sequence[connection.Parameters],
-        on_done: Callable[[Any], Any],
-        custom_ioloop: Any = None,
-        workflow: cw.AbstractAMQPConnectionWorkflow | None = None,
-    ) -> cw.AbstractAMQPConnectionWorkflow:
-        nbio = cls._io_services_for(custom_ioloop)
-
-        def connection_factory(params: connection.Parameters) -> BaseConnection:
-            return cls(parameters=params, custom_ioloop=nbio, internal_connection_workflow=False)
-
-        return cls._start_connection_workflow(
-            connection_configs, connection_factory, nbio, workflow, on_done
-        )
 
 
 #: pika 0.5 name of the select-based adapter.

@@ -8,7 +8,7 @@ Tornado's IOLoop already has the selector-loop shape (``add_handler``,
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 try:
@@ -24,7 +24,6 @@ from pika.adapters.base_connection import (
     check_parameters,
     resolve_loop_alias,
 )
-from pika.adapters.utils import connection_workflow as cw
 from pika.adapters.utils.nbio_interface import AbstractIOServices
 from pika.adapters.utils.selector_ioloop_adapter import (
     AbstractSelectorIOLoop,
@@ -82,20 +81,3 @@ class TornadoConnection(BaseConnection):
             return loop
         native: Any = loop if loop is not None else _tornado_ioloop.IOLoop.current()
         return SelectorIOServicesAdapter(native)
-
-    @classmethod
-    def create_connection(
-        cls,
-        connection_configs: Sequence[connection.Parameters],
-        on_done: Callable[[Any], Any],
-        custom_ioloop: Any = None,
-        workflow: cw.AbstractAMQPConnectionWorkflow | None = None,
-    ) -> cw.AbstractAMQPConnectionWorkflow:
-        nbio = cls._io_services_for(custom_ioloop)
-
-        def connection_factory(params: connection.Parameters) -> BaseConnection:
-            return cls(parameters=params, custom_ioloop=nbio, internal_connection_workflow=False)
-
-        return cls._start_connection_workflow(
-            connection_configs, connection_factory, nbio, workflow, on_done
-        )
