@@ -122,10 +122,12 @@ def _handshake_detail(error: AMQPConnectionError) -> str:
     """What the broker said (or what happened) when a handshake was cut short."""
     cause = error.__cause__
     if isinstance(cause, ConnectionClosed):
-        return f"({cause.reply_code}) {cause.reply_text}"
-    if cause is not None:
-        return _describe(cause)
-    return str(error.args[0]) if error.args else "no reason given"
+        text = f"({cause.reply_code}) {cause.reply_text}"
+    elif cause is not None:
+        text = _describe(cause)
+    else:
+        text = str(error.args[0]) if error.args else "no reason given"
+    return text.rstrip(". ")  # the caller ends the sentence
 
 
 def _as_user(username: str | None) -> str:

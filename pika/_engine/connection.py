@@ -76,6 +76,8 @@ class ConnectionEngine:
         self._close_reason: Exception | None = None
         self._stream_closing = False
         self._close_pending: tuple[int, str] | None = None
+        # Kept for error messages: credentials may erase themselves once sent.
+        self._username: str | None = getattr(config.credentials, "username", None)
 
     # -- the boundary ---------------------------------------------------
 
@@ -131,10 +133,7 @@ class ConnectionEngine:
         if clock is not None:
             clock.observe(now)
             if clock.peer_dead(now):
-                text = f"No activity or too many missed heartbeats in the last {clock.interval} seconds"
-                self._request_stream_close(
-                    self._locate(exceptions.AMQPHeartbeatTimeout(text)), events
-                )
+                self._request_stream_close(self._heartbeat_timeout(clock.interval), events)
                 return events
             if clock.send_due(now):
                 self.outbox.raw(writer.HEARTBEAT_FRAME)
@@ -268,7 +267,10 @@ class ConnectionEngine:
             if method_frame.channel_number == 0:
                 self._on_connection_method(method_frame, events)
             else:
-                self._channel_for(method_frame.channel_number).on_method(method_frame, events)
+                channel = self._channel_for(method_frame.channel_number)
+                channel.on_method(method_frame, events)
+                if type(method_frame.method) is spec.Channel.Close:
+                    self._locate_channel_close(channel)
         elif item_type is frame.Header:
             header: frame.Header = item  # type: ignore[assignment]
             self._channel_for(header.channel_number).on_header(header, events)
@@ -399,6 +401,17 @@ class ConnectionEngine:
             error = exceptions.ConnectionBlockedTimeout("Blocked connection timeout expired.")
             self._request_stream_close(self._locate(error), events)
 
+    def _heartbeat_timeout(self, interval: int) -> Exception:
+        # pika's wording first (users match on it), then where and what to check.
+        text = (
+            f"No activity or too many missed heartbeats in the last {interval} seconds "
+            f"from the broker{self._at_endpoint()}; check the network path to the broker, "
+            f"and that the application lets the connection do I/O at least every "
+            f"{interval} seconds (a callback or a blocked thread that runs longer starves "
+            f"the heartbeats)"
+        )
+        return self._locate(exceptions.AMQPHeartbeatTimeout(text))
+
     def _maybe_send_close(self) -> None:
         if self._close_pending is None:
             return
@@ -442,8 +455,24 @@ class ConnectionEngine:
         ):
             wrapped = wrap(repr(reason))
             wrapped.__cause__ = reason
+            self._name_login(wrapped)
             return self._locate(wrapped)
         return self._locate(reason)
+
+    def _name_login(self, error: exceptions.AMQPConnectionError) -> None:
+        """Let a probable auth/vhost error name what to check (never the password)."""
+        if isinstance(error, exceptions.ProbableAccessDeniedError):
+            error.virtual_host = self.config.virtual_host
+        if isinstance(
+            error, (exceptions.ProbableAuthenticationError, exceptions.ProbableAccessDeniedError)
+        ):
+            error.username = self._username
+
+    def _locate_channel_close(self, channel: ChannelMachine) -> None:
+        reason = channel.close_reason
+        if isinstance(reason, exceptions.ChannelClosed) and reason.host is None:
+            reason.channel_number = channel.number
+            reason.host, reason.port = self.config.host, self.config.port
 
     def _locate(self, error: Exception) -> Exception:
         if isinstance(error, exceptions.AMQPConnectionError) and error.host is None:
@@ -462,6 +491,10 @@ class ConnectionEngine:
             if number not in self.channels:
                 return number
         raise exceptions.NoFreeChannels()
+
+    def _at_endpoint(self) -> str:
+        host = self.config.host
+        return "" if host is None else f" at {exceptions._host_port(host, self.config.port)}"
 
     def _describe(self) -> str:
         return f"<connection to {self.config.host}:{self.config.port} state={self.state.name}>"

@@ -35,13 +35,30 @@ __all__ = [
 ]
 
 
+# Submodules pika 1.x imports with the package, so ``pika.adapters.X`` works after
+# a bare ``import pika``.
+_SUBMODULES = frozenset(
+    {
+        "asyncio_connection",
+        "base_connection",
+        "blocking_connection",
+        "select_connection",
+        "thread_safe_connection",
+        "utils",
+    }
+)
+
+
 def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+    elif name in _SUBMODULES:
+        value = importlib.import_module(f"pika.adapters.{name}")
+    else:
         raise AttributeError(f"module 'pika.adapters' has no attribute {name!r}")
-    value = getattr(importlib.import_module(_EXPORTS[name]), name)
     globals()[name] = value
     return value
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_EXPORTS))
+    return sorted(set(globals()) | set(_EXPORTS) | _SUBMODULES)

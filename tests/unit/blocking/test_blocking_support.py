@@ -41,9 +41,24 @@ def test_amqp_phase_errors_are_unwrapped(inner: BaseException) -> None:
     assert support.connect_error(_failed(wrapped)) is inner
 
 
-def test_tls_errors_are_unwrapped() -> None:
-    inner = ssl.SSLError("handshake failed")
-    wrapped = cw.AMQPConnectorTransportSetupError(inner)
+def test_tls_errors_keep_their_ssl_class_and_say_where() -> None:
+    inner = ssl.SSLCertVerificationError(1, "[SSL: CERTIFICATE_VERIFY_FAILED] self-signed")
+    wrapped = cw.AMQPConnectorTransportSetupError(inner, host="h", port=5671)
+    error = support.connect_error(_failed(wrapped))
+    assert isinstance(error, ssl.SSLCertVerificationError)
+    assert error.args == inner.args and error.__cause__ is inner
+    assert "h:5671" in str(error) and "CERTIFICATE_VERIFY_FAILED" in str(error)
+    assert "trusts the CA" in str(error)
+    assert repr(error).endswith("(host='h', port=5671)")
+    plain = support.connect_error(
+        _failed(cw.AMQPConnectorTransportSetupError(ssl.SSLError(1, "x")))
+    )
+    assert type(plain) is support.TLSHandshakeError and isinstance(plain, ssl.SSLError)
+
+
+def test_other_ssl_error_classes_are_unwrapped_unchanged() -> None:
+    inner = ssl.SSLEOFError(8, "EOF occurred in violation of protocol")
+    wrapped = cw.AMQPConnectorTransportSetupError(inner, host="h", port=5671)
     assert support.connect_error(_failed(wrapped)) is inner
 
 
@@ -54,7 +69,8 @@ def test_dns_failure_is_a_gaierror_and_an_amqp_connection_error() -> None:
     assert isinstance(error, socket.gaierror)
     assert isinstance(error, exceptions.AMQPConnectionError)
     assert error.args == raw.args and error.errno == socket.EAI_NONAME
-    assert str(error) == str(raw)
+    assert str(raw) in str(error) and "'nowhere' (port 5672)" in str(error)
+    assert "check the host" in str(error)
     assert error.__cause__ is raw
     assert repr(error).endswith("(host='nowhere', port=5672)")
 
