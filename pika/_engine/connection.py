@@ -23,18 +23,19 @@ further input is ignored.  Nothing the peer sends makes ``receive_data`` raise.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from typing import Any
 
-from pika import amqp_object, exceptions, frame, spec
+from pika import exceptions, frame, spec
 from pika._wire import writer
 from pika._wire.errors import MalformedFrameError
 from pika._wire.reader import ContentFrame, FrameReader
 
 from . import events as ev
 from .channel import ChannelMachine
+from .channel_zero import ChannelZero
+from .close_reasons import CloseReasons
 from .errors import ProtocolViolation, unexpected
-from .handshake import HandshakeConfig, negotiate_heartbeat, negotiate_limit, start_ok
+from .handshake import HandshakeConfig
 from .heartbeat import HeartbeatClock
 from .outbox import Outbox
 from .rpc import Call, RpcQueue
@@ -44,14 +45,8 @@ LOGGER = logging.getLogger("pika.connection")
 
 Events = list[ev.Event]
 
-_STATE_ERRORS: dict[ConnectionState, Callable[[str], exceptions.AMQPConnectionError]] = {
-    ConnectionState.PROTOCOL: exceptions.IncompatibleProtocolError,
-    ConnectionState.START: exceptions.ProbableAuthenticationError,
-    ConnectionState.TUNE: exceptions.ProbableAccessDeniedError,
-}
 
-
-class ConnectionEngine:
+class ConnectionEngine(ChannelZero):
     """Sans-I/O AMQP 0-9-1 client connection."""
 
     def __init__(self, config: HandshakeConfig) -> None:
@@ -77,7 +72,7 @@ class ConnectionEngine:
         self._stream_closing = False
         self._close_pending: tuple[int, str] | None = None
         # Kept for error messages: credentials may erase themselves once sent.
-        self._username: str | None = getattr(config.credentials, "username", None)
+        self.reasons = CloseReasons(config)
 
     # -- the boundary ---------------------------------------------------
 
@@ -133,7 +128,7 @@ class ConnectionEngine:
         if clock is not None:
             clock.observe(now)
             if clock.peer_dead(now):
-                self._request_stream_close(self._heartbeat_timeout(clock.interval), events)
+                self._request_stream_close(self.reasons.heartbeat_timeout(clock.interval), events)
                 return events
             if clock.send_due(now):
                 self.outbox.raw(writer.HEARTBEAT_FRAME)
@@ -160,7 +155,9 @@ class ConnectionEngine:
         events: Events = []
         if self.state is ConnectionState.CLOSED:
             return events
-        final = self._final_error(error)
+        final = self.reasons.final(
+            self._close_reason if self._stream_closing else None, error, self.state, self.was_open
+        )
         for number in sorted(self.channels):
             self.channels[number].terminate(final, events)
         self.state = ConnectionState.CLOSED
@@ -192,9 +189,9 @@ class ConnectionEngine:
                 f"Connection.close() called before connection finished opening: "
                 f"prev_state={previous.name} ({reply_code}): {reply_text}"
             )
-            self._request_stream_close(self._locate(error), events)
+            self._request_stream_close(self.reasons.locate(error), events)
             return events
-        self._close_reason = self._locate(
+        self._close_reason = self.reasons.locate(
             exceptions.ConnectionClosedByClient(reply_code, reply_text)
         )
         for channel in list(self.channels.values()):
@@ -270,7 +267,7 @@ class ConnectionEngine:
                 channel = self._channel_for(method_frame.channel_number)
                 channel.on_method(method_frame, events)
                 if type(method_frame.method) is spec.Channel.Close:
-                    self._locate_channel_close(channel)
+                    self.reasons.locate_channel_close(channel)
         elif item_type is frame.Header:
             header: frame.Header = item  # type: ignore[assignment]
             self._channel_for(header.channel_number).on_header(header, events)
@@ -290,127 +287,6 @@ class ConnectionEngine:
         if channel is None:
             raise ProtocolViolation(spec.CHANNEL_ERROR, f"CHANNEL_ERROR - unknown channel {number}")
         return channel
-
-    def _on_connection_method(self, method_frame: frame.Method[Any], events: Events) -> None:
-        method = method_frame.method
-        call = self._rpc0.match(method)
-        if call is not None:
-            events.append(ev.RpcReplied(0, call.token, method_frame))
-            for ready in self._rpc0.complete():
-                self.outbox.method(0, ready.method)
-            return
-        handler = _CONNECTION_TABLE.get((self.state, type(method)))
-        if handler is None:
-            raise ProtocolViolation(
-                spec.COMMAND_INVALID,
-                f"COMMAND_INVALID - {method.NAME} is not valid in connection state {self.state.name}",
-            )
-        handler(self, method_frame, events)
-
-    # -- connection-level handlers (the transition table) ---------------
-
-    def _on_start(self, method_frame: frame.Method[Any], events: Events) -> None:
-        start: spec.Connection.Start = method_frame.method
-        self.state = ConnectionState.START
-        self.server_properties = dict(start.server_properties or {})
-        if (start.version_major, start.version_minor) != (0, 9):
-            mismatch = exceptions.ProtocolVersionMismatch(
-                frame.ProtocolHeader(0, 9, 1), (start.version_major, start.version_minor)
-            )
-            self._request_stream_close(mismatch, events)
-            return
-        reply = start_ok(self.config, start)
-        if reply is None:
-            error = exceptions.AuthenticationError(self.config.credentials.TYPE)
-            self._request_stream_close(self._locate(error), events)
-            return
-        self.outbox.method(0, reply)
-
-    def _on_secure(self, method_frame: frame.Method[Any], events: Events) -> None:
-        # PLAIN and EXTERNAL never need a challenge round; answer with an empty response.
-        self.outbox.method(0, spec.Connection.SecureOk(response=b""))
-
-    def _on_tune(self, method_frame: frame.Method[Any], events: Events) -> None:
-        tune: spec.Connection.Tune = method_frame.method
-        self.state = ConnectionState.TUNE
-        self.channel_max = negotiate_limit(self.config.channel_max, tune.channel_max)
-        self.frame_max = negotiate_limit(self.config.frame_max, tune.frame_max)
-        self.heartbeat = negotiate_heartbeat(self.config.heartbeat, tune.heartbeat)
-        self.outbox.frame_max = self.frame_max
-        self.reader.max_frame_size = self.frame_max
-        self.outbox.method(
-            0,
-            spec.Connection.TuneOk(
-                channel_max=self.channel_max, frame_max=self.frame_max, heartbeat=self.heartbeat
-            ),
-        )
-        self.outbox.method(
-            0, spec.Connection.Open(virtual_host=self.config.virtual_host, insist=True)
-        )
-        if self.heartbeat > 0:
-            self._clock = HeartbeatClock(self.heartbeat)
-        events.append(ev.ConnectionTuned(self.channel_max, self.frame_max, self.heartbeat))
-
-    def _on_open_ok(self, method_frame: frame.Method[Any], events: Events) -> None:
-        self.state = ConnectionState.OPEN
-        self.was_open = True
-        self.known_hosts = method_frame.method.known_hosts
-        events.append(ev.ConnectionOpened(self.known_hosts))
-
-    def _on_close(self, method_frame: frame.Method[Any], events: Events) -> None:
-        method = method_frame.method
-        self.outbox.method(0, spec.Connection.CloseOk())
-        error = exceptions.ConnectionClosedByBroker(method.reply_code, method.reply_text)
-        self._request_stream_close(self._locate(error), events)
-
-    def _on_close_ok(self, method_frame: frame.Method[Any], events: Events) -> None:
-        reason = self._close_reason or exceptions.ConnectionClosedByClient(200, "Normal shutdown")
-        self._request_stream_close(reason, events)
-
-    def _on_blocked(self, method_frame: frame.Method[Any], events: Events) -> None:
-        if self.blocked:
-            LOGGER.warning("Connection.Blocked received while already blocked; ignoring")
-        else:
-            self.blocked = True
-            self._blocked_tick_needed = self.config.blocked_connection_timeout is not None
-        events.append(ev.ConnectionBlocked(method_frame))
-
-    def _on_unblocked(self, method_frame: frame.Method[Any], events: Events) -> None:
-        self.blocked = False
-        self._blocked_since = None
-        self._blocked_tick_needed = False
-        events.append(ev.ConnectionUnblocked(method_frame))
-
-    def _on_protocol_header(self, header: frame.ProtocolHeader, events: Events) -> None:
-        error = exceptions.IncompatibleProtocolError(
-            f"The broker answered with protocol header AMQP "
-            f"{header.major}.{header.minor}.{header.revision}"
-        )
-        self._request_stream_close(self._locate(error), events)
-
-    # -- helpers ----------------------------------------------------------
-
-    def _tick_blocked(self, now: float, events: Events) -> None:
-        timeout = self.config.blocked_connection_timeout
-        if not self.blocked or timeout is None:
-            return
-        if self._blocked_tick_needed:
-            self._blocked_tick_needed = False
-            self._blocked_since = now
-        elif self._blocked_since is not None and now - self._blocked_since >= timeout:
-            error = exceptions.ConnectionBlockedTimeout("Blocked connection timeout expired.")
-            self._request_stream_close(self._locate(error), events)
-
-    def _heartbeat_timeout(self, interval: int) -> Exception:
-        # pika's wording first (users match on it), then where and what to check.
-        text = (
-            f"No activity or too many missed heartbeats in the last {interval} seconds "
-            f"from the broker{self._at_endpoint()}; check the network path to the broker, "
-            f"and that the application lets the connection do I/O at least every "
-            f"{interval} seconds (a callback or a blocked thread that runs longer starves "
-            f"the heartbeats)"
-        )
-        return self._locate(exceptions.AMQPHeartbeatTimeout(text))
 
     def _maybe_send_close(self) -> None:
         if self._close_pending is None:
@@ -436,49 +312,16 @@ class ConnectionEngine:
         self.outbox.method(0, close)
         error = exceptions.StreamLostError(f"Stream connection lost: {cause!r}")
         error.__cause__ = cause
-        self._request_stream_close(self._locate(error), events)
+        self._request_stream_close(self.reasons.locate(error), events)
+
+    def _set_frame_max(self, frame_max: int) -> None:
+        self.outbox.frame_max = frame_max
+        self.reader.max_frame_size = frame_max
 
     def _request_stream_close(self, error: Exception, events: Events) -> None:
         self._stream_closing = True
         self._close_reason = error
         events.append(ev.TransportCloseRequested(error))
-
-    def _final_error(self, error: Exception | None) -> Exception:
-        reason = self._close_reason if self._stream_closing else None
-        if reason is None:
-            reason = error or exceptions.StreamLostError("Transport indicated EOF")
-        if self.was_open or isinstance(reason, exceptions.ConnectionOpenAborted):
-            return self._locate(reason)
-        wrap = _STATE_ERRORS.get(self.state)
-        if wrap is not None and isinstance(
-            reason, (exceptions.StreamLostError, exceptions.ConnectionClosedByBroker)
-        ):
-            wrapped = wrap(repr(reason))
-            wrapped.__cause__ = reason
-            self._name_login(wrapped)
-            return self._locate(wrapped)
-        return self._locate(reason)
-
-    def _name_login(self, error: exceptions.AMQPConnectionError) -> None:
-        """Let a probable auth/vhost error name what to check (never the password)."""
-        if isinstance(error, exceptions.ProbableAccessDeniedError):
-            error.virtual_host = self.config.virtual_host
-        if isinstance(
-            error, (exceptions.ProbableAuthenticationError, exceptions.ProbableAccessDeniedError)
-        ):
-            error.username = self._username
-
-    def _locate_channel_close(self, channel: ChannelMachine) -> None:
-        reason = channel.close_reason
-        if isinstance(reason, exceptions.ChannelClosed) and reason.host is None:
-            reason.channel_number = channel.number
-            reason.host, reason.port = self.config.host, self.config.port
-
-    def _locate(self, error: Exception) -> Exception:
-        if isinstance(error, exceptions.AMQPConnectionError) and error.host is None:
-            error.host = self.config.host
-            error.port = self.config.port
-        return error
 
     def _require_open(self) -> None:
         if not self.is_open:
@@ -492,30 +335,5 @@ class ConnectionEngine:
                 return number
         raise exceptions.NoFreeChannels()
 
-    def _at_endpoint(self) -> str:
-        host = self.config.host
-        return "" if host is None else f" at {exceptions._host_port(host, self.config.port)}"
-
     def _describe(self) -> str:
         return f"<connection to {self.config.host}:{self.config.port} state={self.state.name}>"
-
-
-ConnHandler = Callable[[ConnectionEngine, "frame.Method[Any]", Events], None]
-
-_CS = ConnectionState
-_C = spec.Connection
-_CONNECTION_TABLE: dict[tuple[ConnectionState, type[amqp_object.Method]], ConnHandler] = {
-    (_CS.PROTOCOL, _C.Start): ConnectionEngine._on_start,
-    (_CS.START, _C.Secure): ConnectionEngine._on_secure,
-    (_CS.START, _C.Tune): ConnectionEngine._on_tune,
-    (_CS.START, _C.Close): ConnectionEngine._on_close,
-    (_CS.TUNE, _C.OpenOk): ConnectionEngine._on_open_ok,
-    (_CS.TUNE, _C.Close): ConnectionEngine._on_close,
-    (_CS.OPEN, _C.Close): ConnectionEngine._on_close,
-    (_CS.OPEN, _C.Blocked): ConnectionEngine._on_blocked,
-    (_CS.OPEN, _C.Unblocked): ConnectionEngine._on_unblocked,
-    (_CS.CLOSING, _C.Close): ConnectionEngine._on_close,
-    (_CS.CLOSING, _C.CloseOk): ConnectionEngine._on_close_ok,
-    (_CS.CLOSING, _C.Blocked): ConnectionEngine._on_blocked,
-    (_CS.CLOSING, _C.Unblocked): ConnectionEngine._on_unblocked,
-}
