@@ -258,6 +258,14 @@ class WorkQueueFullError(AMQPConnectionError):
     """Thread-safe connection: a worker queue stayed full longer than allowed."""
 
 
+class ConnectionRecoveringError(AMQPConnectionError):
+    """The connection is being recovered: a publish was refused instead of queued.
+
+    Raised only when automatic recovery is enabled; retry once the connection
+    has recovered, or set a publish wait timeout in the recovery policy.
+    """
+
+
 class AMQPChannelError(AMQPError):
     """Root of channel-level errors."""
 
@@ -363,6 +371,24 @@ class NackError(AMQPChannelError):
 
     def __repr__(self) -> str:
         return f"{self.__class__.__name__}: {len(self.messages)} messages NACKed by broker"
+
+
+class PublishOutcomeUnknownError(AMQPChannelError):
+    """A confirmed publish was unsettled when the connection dropped.
+
+    The broker may or may not have the message: republish it if duplicates
+    are acceptable.  Distinct from NackError, where the broker refused it.
+    ``first_tag`` and ``last_tag`` are the inclusive publish sequence numbers.
+    """
+
+    def __init__(self, channel_number: int, first_tag: int, last_tag: int) -> None:
+        super().__init__(
+            f"outcome of publishes {first_tag}..{last_tag} on channel {channel_number} is "
+            f"unknown: the connection dropped before the broker confirmed them"
+        )
+        self.channel_number = channel_number
+        self.first_tag = first_tag
+        self.last_tag = last_tag
 
 
 class InvalidChannelNumber(AMQPError):

@@ -13,6 +13,11 @@ is on the wire, everything but Close/CloseOk is dropped.  A broker
 Channel.Close is answered at once with CloseOk.  Either way the channel ends
 in CLOSED with a ``ChannelClosed`` event; its number stays reserved until the
 face has run its callbacks and calls ``release_channel``.
+
+Recovery (only after ``enable_recovery``): successful declares, bindings,
+QoS, confirm/tx mode and consumers are recorded in the shared
+``TopologyLedger``, and a channel re-opened on a new connection
+(``resume_from``) keeps delivery and confirm tags monotonic (epochs.py).
 """
 
 from __future__ import annotations
@@ -27,7 +32,9 @@ from . import events as ev
 from .assembler import ContentAssembler
 from .confirms import ConfirmTracker
 from .consumers import ConsumerRegistry
+from .epochs import DeliveryTags
 from .errors import unexpected
+from .ledger import TopologyLedger
 from .outbox import Outbox
 from .rpc import Call, RpcQueue
 from .states import ChannelState
@@ -92,6 +99,9 @@ class ChannelMachine:
         self.flow_active = True
         self._get_pending = False
         self._last_return: ev.MessageReturned | None = None
+        # Recovery: both None unless enabled, so the hot paths pay one test.
+        self.ledger: TopologyLedger | None = None
+        self.tags: DeliveryTags | None = None
 
     # -- commands -------------------------------------------------------
 
@@ -118,7 +128,24 @@ class ChannelMachine:
     def send(self, method: amqp_object.Method) -> None:
         """Send an asynchronous method (ack, nack, reject...) right away."""
         self.require_open()
+        tags = self.tags
+        if tags is not None and type(method) in _TAGGED:
+            wire_tag = tags.outbound(method.delivery_tag, method.NAME, self.number)  # type: ignore[attr-defined]
+            if wire_tag is None:
+                return
+            method.delivery_tag = wire_tag  # type: ignore[attr-defined]
         self.outbox.method(self.number, method)
+
+    def enable_recovery(self, ledger: TopologyLedger) -> None:
+        """Record into ``ledger`` and keep delivery-tag epochs from now on."""
+        self.ledger = ledger
+        self.tags = DeliveryTags()
+
+    def resume_from(self, previous: ChannelMachine) -> None:
+        """Continue ``previous`` (this channel on the lost connection): ledger and tags."""
+        self.ledger = previous.ledger
+        self.tags = previous.tags.following() if previous.tags is not None else DeliveryTags()
+        self.confirms.continue_from(previous.confirms)
 
     def publish(
         self,
@@ -252,6 +279,8 @@ class ChannelMachine:
         if method_type is spec.Basic.Deliver:
             consumer = self.consumers.active.get(method.consumer_tag)
             if consumer is not None:
+                if self.tags is not None:
+                    method.delivery_tag = self.tags.inbound(method.delivery_tag)
                 events.append(
                     ev.DeliveryReceived(self.number, consumer.token, method, properties, body)
                 )
@@ -270,6 +299,9 @@ class ChannelMachine:
     def terminate(self, error: Exception, events: Events) -> None:
         """The connection is gone: close without a handshake."""
         if self.state is not ChannelState.CLOSED:
+            if self.ledger is not None:
+                for first, last in self.confirms.unsettled_ranges():
+                    events.append(ev.PublishOutcomeUnknown(self.number, first, last))
             self._finish(error, events)
 
     # -- internals ------------------------------------------------------
@@ -285,6 +317,8 @@ class ChannelMachine:
     def _transmit(self, call: Call) -> None:
         method = call.method
         self.outbox.method(self.number, method)
+        if self.ledger is not None and not call.replies:
+            self.ledger.record(self.number, method, None)
         method_type = type(method)
         if method_type is spec.Confirm.Select:
             self.confirms.enable()
@@ -293,6 +327,8 @@ class ChannelMachine:
 
     def _on_reply(self, call: Call, method_frame: frame.Method[Any], events: Events) -> None:
         method = method_frame.method
+        if self.ledger is not None:
+            self._record(call.method, method)
         handler = _REPLY_HOOKS.get(type(method))
         if handler is not None:
             handler(self, call, method_frame, events)
@@ -308,6 +344,8 @@ class ChannelMachine:
 
     def _on_close_ok(self, call: Call, method_frame: frame.Method[Any], events: Events) -> None:
         reason = self.close_reason or exceptions.ChannelClosedByClient(0, "")
+        if self.ledger is not None:
+            self.ledger.forget_channel(self.number)
         self._finish(reason, events)
 
     def _on_cancel_ok(self, call: Call, method_frame: frame.Method[Any], events: Events) -> None:
@@ -333,6 +371,8 @@ class ChannelMachine:
         if call is None:
             raise unexpected(f"Basic.GetOk without Basic.Get on channel {self.number}")
         self._get_pending = False
+        if self.tags is not None:
+            method.delivery_tag = self.tags.inbound(method.delivery_tag)  # type: ignore[arg-type]
         events.append(ev.MessageGot(self.number, call.token, method, properties, body))
         self._release_next()
 
@@ -359,6 +399,8 @@ class ChannelMachine:
         if self.close_sent:
             self.close_reason = reason  # our CloseOk is still to come
             return
+        if self.ledger is not None:
+            self.ledger.forget_channel(self.number)
         self._finish(reason, events)
 
     def _on_ack(self, method_frame: frame.Method[Any], events: Events) -> None:
@@ -370,6 +412,8 @@ class ChannelMachine:
 
     def _on_broker_cancel(self, method_frame: frame.Method[Any], events: Events) -> None:
         consumer = self.consumers.cancelled_by_broker(method_frame.method.consumer_tag)
+        if self.ledger is not None:
+            self.ledger.forget_consumer(self.number, method_frame.method.consumer_tag)
         if consumer is not None:
             events.append(ev.ConsumerCancelled(self.number, consumer.token, method_frame))
 
@@ -378,6 +422,17 @@ class ChannelMachine:
         self.flow_active = active
         self.outbox.method(self.number, spec.Channel.FlowOk(active=active))
         events.append(ev.FlowChanged(self.number, method_frame))
+
+    # -- recovery -----------------------------------------------------
+
+    def _record(self, sent: amqp_object.Method, reply: amqp_object.Method) -> None:
+        token = None
+        if type(sent) is spec.Basic.Consume:
+            consumer = self.consumers.active.get(str(reply.consumer_tag))  # type: ignore[attr-defined]
+            if consumer is None:
+                return  # cancelled before ConsumeOk arrived
+            token = consumer.token
+        self.ledger.record(self.number, sent, reply, token)  # type: ignore[union-attr]
 
     def _finish(self, reason: Exception, events: Events) -> None:
         self.state = ChannelState.CLOSED
@@ -389,6 +444,8 @@ class ChannelMachine:
         self._last_return = None
         events.append(ev.ChannelClosed(self.number, reason))
 
+
+_TAGGED = frozenset((spec.Basic.Ack, spec.Basic.Nack, spec.Basic.Reject))
 
 ReplyHook = Callable[[ChannelMachine, Call, "frame.Method[Any]", Events], None]
 Handler = Callable[[ChannelMachine, "frame.Method[Any]", Events], None]

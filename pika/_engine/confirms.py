@@ -4,6 +4,11 @@ In confirm mode the broker numbers publishes 1, 2, 3... on the channel from
 the moment it processes Confirm.Select; the engine starts counting when that
 method reaches the wire.  A Basic.Ack/Nack with ``multiple`` settles every
 unsettled tag up to its own; single acks may arrive out of order.
+
+With automatic recovery a channel re-opened on a new connection continues
+its predecessor's numbering (``continue_from``): the broker restarts at 1, so
+``tag_offset`` is added to the tags it sends.  What was unsettled at the drop
+is reported by ``unsettled_ranges`` as outcome unknown.
 """
 
 from __future__ import annotations
@@ -12,20 +17,42 @@ from __future__ import annotations
 class ConfirmTracker:
     """Counts publishes and turns Ack/Nack frames into tag ranges."""
 
-    __slots__ = ("_out_of_order", "enabled", "lowest_unsettled", "next_tag")
+    __slots__ = ("_out_of_order", "enabled", "lowest_unsettled", "next_tag", "tag_offset")
 
     def __init__(self) -> None:
         self.enabled = False
         self.next_tag = 1
         self.lowest_unsettled = 1
+        self.tag_offset = 0
         self._out_of_order: set[int] = set()
 
     def enable(self) -> None:
-        """Confirm.Select went out: count publishes from 1."""
+        """Confirm.Select went out: count publishes from 1 (after the offset)."""
         if not self.enabled:
             self.enabled = True
-            self.next_tag = 1
-            self.lowest_unsettled = 1
+            self.next_tag = self.tag_offset + 1
+            self.lowest_unsettled = self.next_tag
+
+    def continue_from(self, previous: ConfirmTracker) -> None:
+        """Number on from ``previous`` (the same channel on the lost connection)."""
+        self.tag_offset = previous.next_tag - 1
+        self.next_tag = self.lowest_unsettled = previous.next_tag
+        self._out_of_order = set()
+
+    def unsettled_ranges(self) -> list[tuple[int, int]]:
+        """Inclusive ranges of the tags still awaiting an Ack or Nack."""
+        ranges: list[tuple[int, int]] = []
+        start = None
+        for tag in range(self.lowest_unsettled, self.next_tag):
+            if tag in self._out_of_order:
+                if start is not None:
+                    ranges.append((start, tag - 1))
+                    start = None
+            elif start is None:
+                start = tag
+        if start is not None:
+            ranges.append((start, self.next_tag - 1))
+        return ranges
 
     def on_publish(self) -> int:
         """Return the tag of a publish that is being sent, or 0 if not counting."""
@@ -41,6 +68,8 @@ class ConfirmTracker:
 
     def settle(self, delivery_tag: int, multiple: bool) -> tuple[int, int]:
         """Return the inclusive tag range an Ack/Nack settles."""
+        if self.tag_offset and delivery_tag:
+            delivery_tag += self.tag_offset
         if multiple or delivery_tag == 0:
             last = delivery_tag if delivery_tag else self.next_tag - 1
             first = self.lowest_unsettled

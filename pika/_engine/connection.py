@@ -37,6 +37,7 @@ from .close_reasons import CloseReasons
 from .errors import ProtocolViolation, unexpected
 from .handshake import HandshakeConfig
 from .heartbeat import HeartbeatClock
+from .ledger import TopologyLedger
 from .outbox import Outbox
 from .rpc import Call, RpcQueue
 from .states import OPENING_STATES, ChannelState, ConnectionState
@@ -55,6 +56,8 @@ class ConnectionEngine(ChannelZero):
         self.outbox = Outbox(config.frame_max)
         self.reader = FrameReader(spec.FRAME_MAX_SIZE)
         self.channels: dict[int, ChannelMachine] = {}
+        # Set (and carried to the next engine) only when recovery is enabled.
+        self.ledger: TopologyLedger | None = None
         self.channel_max = config.channel_max
         self.frame_max = config.frame_max
         self.heartbeat = 0
@@ -236,8 +239,16 @@ class ConnectionEngine(ChannelZero):
         if not 1 <= channel_number <= limit:
             raise ValueError(f"channel_number must be in 1..{limit}, got {channel_number}")
         channel = ChannelMachine(channel_number, self.outbox)
+        if self.ledger is not None:
+            channel.enable_recovery(self.ledger)
         self.channels[channel_number] = channel
         channel.open()
+        return channel
+
+    def reopen_channel(self, previous: ChannelMachine) -> ChannelMachine:
+        """Recovery: open ``previous``'s number again, continuing its ledger and tags."""
+        channel = self.open_channel(previous.number)
+        channel.resume_from(previous)
         return channel
 
     def channel(self, channel_number: int) -> ChannelMachine:

@@ -163,6 +163,18 @@ class FlowChanged(NamedTuple):
     frame: frame.Method[spec.Channel.Flow]
 
 
+class PublishOutcomeUnknown(NamedTuple):
+    """Recovery only: publishes ``first_tag``..``last_tag`` were unsettled at the drop.
+
+    The broker may or may not have them; this is not a Nack.  Emitted by
+    ``connection_lost`` before the channel's ``ChannelClosed``.
+    """
+
+    channel_number: int
+    first_tag: int
+    last_tag: int
+
+
 Event = (
     ConnectionTuned
     | ConnectionOpened
@@ -179,4 +191,59 @@ Event = (
     | PublishConfirmed
     | ConsumerCancelled
     | FlowChanged
+    | PublishOutcomeUnknown
+)
+
+
+# -- recovery events (from RecoveryMachine) ---------------------------------
+
+
+class RecoveryStarted(NamedTuple):
+    """The connection was lost with a recoverable ``error``; recovery begins."""
+
+    error: BaseException | None
+
+
+class RecoveryAttemptScheduled(NamedTuple):
+    """Attempt number ``attempt`` will be due in ``delay`` seconds."""
+
+    delay: float
+    attempt: int
+
+
+class RecoveryAttemptDue(NamedTuple):
+    """Time to connect: attempt ``attempt`` to host number ``host_index``."""
+
+    attempt: int
+    host_index: int
+
+
+class RecoveryAttemptFailed(NamedTuple):
+    """Attempt ``attempt`` failed with ``error``."""
+
+    error: BaseException | None
+    attempt: int
+
+
+class Recovered(NamedTuple):
+    """The connection and its topology are back after ``attempts`` attempts."""
+
+    attempts: int
+    downtime: float
+
+
+class RecoveryGaveUp(NamedTuple):
+    """Recovery stopped for good after ``attempts`` attempts; ``error`` is the last one."""
+
+    error: BaseException | None
+    attempts: int
+
+
+RecoveryEvent = (
+    RecoveryStarted
+    | RecoveryAttemptScheduled
+    | RecoveryAttemptDue
+    | RecoveryAttemptFailed
+    | Recovered
+    | RecoveryGaveUp
 )
