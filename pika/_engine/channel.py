@@ -30,6 +30,7 @@ from pika import amqp_object, exceptions, frame, spec
 
 from . import events as ev
 from .assembler import ContentAssembler
+from .broker_initiated import UNSOLICITED, BrokerInitiated
 from .confirms import ConfirmTracker
 from .consumers import ConsumerRegistry
 from .epochs import DeliveryTags
@@ -43,30 +44,6 @@ LOGGER = logging.getLogger("pika.channel")
 
 Events = list[ev.Event]
 
-REPLIES: dict[type[amqp_object.Method], tuple[type[amqp_object.Method], ...]] = {
-    spec.Channel.Open: (spec.Channel.OpenOk,),
-    spec.Channel.Close: (spec.Channel.CloseOk,),
-    spec.Channel.Flow: (spec.Channel.FlowOk,),
-    spec.Exchange.Declare: (spec.Exchange.DeclareOk,),
-    spec.Exchange.Delete: (spec.Exchange.DeleteOk,),
-    spec.Exchange.Bind: (spec.Exchange.BindOk,),
-    spec.Exchange.Unbind: (spec.Exchange.UnbindOk,),
-    spec.Queue.Declare: (spec.Queue.DeclareOk,),
-    spec.Queue.Bind: (spec.Queue.BindOk,),
-    spec.Queue.Purge: (spec.Queue.PurgeOk,),
-    spec.Queue.Delete: (spec.Queue.DeleteOk,),
-    spec.Queue.Unbind: (spec.Queue.UnbindOk,),
-    spec.Basic.Qos: (spec.Basic.QosOk,),
-    spec.Basic.Consume: (spec.Basic.ConsumeOk,),
-    spec.Basic.Cancel: (spec.Basic.CancelOk,),
-    spec.Basic.Get: (spec.Basic.GetOk, spec.Basic.GetEmpty),
-    spec.Basic.Recover: (spec.Basic.RecoverOk,),
-    spec.Confirm.Select: (spec.Confirm.SelectOk,),
-    spec.Tx.Select: (spec.Tx.SelectOk,),
-    spec.Tx.Commit: (spec.Tx.CommitOk,),
-    spec.Tx.Rollback: (spec.Tx.RollbackOk,),
-}
-
 _WRONG_STATE_TEXT = {
     ChannelState.OPENING: "Channel is opening, but is not usable yet.",
     ChannelState.CLOSING: "Channel is closing.",
@@ -74,15 +51,27 @@ _WRONG_STATE_TEXT = {
 }
 
 
-def replies_for(method: amqp_object.Method, nowait: bool) -> tuple[type[amqp_object.Method], ...]:
-    """The reply classes a synchronous method waits for (none with nowait)."""
+def replies_for(
+    method: amqp_object.Method, nowait: bool = False
+) -> tuple[type[amqp_object.Method], ...]:
+    """The reply classes a synchronous method waits for (none with nowait).
+
+    They come from the generated spec (``valid_responses``).
+    """
     if nowait and hasattr(method, "nowait"):
         method.nowait = True
         return ()
-    return REPLIES.get(type(method), ())
+    return _REPLIES.get(type(method), ())
 
 
-class ChannelMachine:
+_REPLIES: dict[type[amqp_object.Method], tuple[type[amqp_object.Method], ...]] = {
+    cls: tuple(cls.valid_responses)
+    for cls in spec.methods.values()
+    if getattr(cls, "valid_responses", None)
+}
+
+
+class ChannelMachine(BrokerInitiated):
     """Protocol state of one channel."""
 
     def __init__(self, number: int, outbox: Outbox) -> None:
@@ -118,7 +107,7 @@ class ChannelMachine:
     def open(self) -> None:
         """Send Channel.Open."""
         self.state = ChannelState.OPENING
-        self._submit(Call(spec.Channel.Open(), None, REPLIES[spec.Channel.Open]))
+        self._submit(Call(spec.Channel.Open(), None, _REPLIES[spec.Channel.Open]))
 
     def call(self, method: amqp_object.Method, token: object, nowait: bool) -> None:
         """Send a synchronous method through the FIFO."""
@@ -184,7 +173,7 @@ class ChannelMachine:
             exclusive=exclusive,
             arguments=arguments or {},
         )
-        self._submit(Call(method, reply_token, REPLIES[spec.Basic.Consume]))
+        self._submit(Call(method, reply_token, _REPLIES[spec.Basic.Consume]))
         return tag
 
     def cancel(self, consumer_tag: str, token: object, nowait: bool) -> bool:
@@ -206,7 +195,7 @@ class ChannelMachine:
             raise exceptions.DuplicateGetOkCallback()
         self._get_pending = True
         method = spec.Basic.Get(queue=queue, no_ack=auto_ack)
-        self._submit(Call(method, token, REPLIES[spec.Basic.Get]))
+        self._submit(Call(method, token, _REPLIES[spec.Basic.Get]))
 
     def close(self, reply_code: int, reply_text: str) -> None:
         """Start the client-side close: cancel consumers, then Channel.Close."""
@@ -224,7 +213,7 @@ class ChannelMachine:
         close = spec.Channel.Close(
             reply_code=reply_code, reply_text=reply_text, class_id=0, method_id=0
         )
-        self._submit(Call(close, None, REPLIES[spec.Channel.Close]))
+        self._submit(Call(close, None, _REPLIES[spec.Channel.Close]))
 
     # -- inbound --------------------------------------------------------
 
@@ -244,7 +233,7 @@ class ChannelMachine:
         if call is not None:
             self._on_reply(call, method_frame, events)
             return
-        handler = _UNSOLICITED.get(type(method))
+        handler = UNSOLICITED.get(type(method))
         if handler is None:
             raise unexpected(f"{method.NAME} on channel {self.number} in state {self.state.name}")
         handler(self, method_frame, events)
@@ -376,53 +365,6 @@ class ChannelMachine:
         events.append(ev.MessageGot(self.number, call.token, method, properties, body))
         self._release_next()
 
-    def _on_orphan_delivery(self, method: spec.Basic.Deliver) -> None:
-        consumer = self.consumers.cancelling.get(str(method.consumer_tag))
-        if consumer is None:
-            if self.state is ChannelState.OPEN:
-                LOGGER.error(
-                    "Dropping delivery %d for unknown consumer %r on channel %d",
-                    method.delivery_tag,
-                    method.consumer_tag,
-                    self.number,
-                )
-            return
-        if not consumer.auto_ack and self.state is ChannelState.OPEN:
-            reject = spec.Basic.Reject(delivery_tag=method.delivery_tag, requeue=True)
-            self.outbox.method(self.number, reject)
-
-    def _on_broker_close(self, method_frame: frame.Method[Any], events: Events) -> None:
-        method = method_frame.method
-        self.outbox.method(self.number, spec.Channel.CloseOk())
-        reason = exceptions.ChannelClosedByBroker(method.reply_code, method.reply_text)
-        LOGGER.warning("Channel %d closed by broker: %r", self.number, reason)
-        if self.close_sent:
-            self.close_reason = reason  # our CloseOk is still to come
-            return
-        if self.ledger is not None:
-            self.ledger.forget_channel(self.number)
-        self._finish(reason, events)
-
-    def _on_ack(self, method_frame: frame.Method[Any], events: Events) -> None:
-        method = method_frame.method
-        first, last = self.confirms.settle(method.delivery_tag, method.multiple)
-        returned, self._last_return = self._last_return, None
-        acked = type(method) is spec.Basic.Ack
-        events.append(ev.PublishConfirmed(self.number, method_frame, first, last, acked, returned))
-
-    def _on_broker_cancel(self, method_frame: frame.Method[Any], events: Events) -> None:
-        consumer = self.consumers.cancelled_by_broker(method_frame.method.consumer_tag)
-        if self.ledger is not None:
-            self.ledger.forget_consumer(self.number, method_frame.method.consumer_tag)
-        if consumer is not None:
-            events.append(ev.ConsumerCancelled(self.number, consumer.token, method_frame))
-
-    def _on_flow(self, method_frame: frame.Method[Any], events: Events) -> None:
-        active = bool(method_frame.method.active)
-        self.flow_active = active
-        self.outbox.method(self.number, spec.Channel.FlowOk(active=active))
-        events.append(ev.FlowChanged(self.number, method_frame))
-
     # -- recovery -----------------------------------------------------
 
     def _record(self, sent: amqp_object.Method, reply: amqp_object.Method) -> None:
@@ -448,7 +390,6 @@ class ChannelMachine:
 _TAGGED = frozenset((spec.Basic.Ack, spec.Basic.Nack, spec.Basic.Reject))
 
 ReplyHook = Callable[[ChannelMachine, Call, "frame.Method[Any]", Events], None]
-Handler = Callable[[ChannelMachine, "frame.Method[Any]", Events], None]
 
 _REPLY_HOOKS: dict[type[amqp_object.Method], ReplyHook] = {
     spec.Channel.OpenOk: ChannelMachine._on_open_ok,
@@ -456,12 +397,4 @@ _REPLY_HOOKS: dict[type[amqp_object.Method], ReplyHook] = {
     spec.Basic.CancelOk: ChannelMachine._on_cancel_ok,
     spec.Basic.GetEmpty: ChannelMachine._on_get_empty,
     spec.Channel.FlowOk: ChannelMachine._on_flow_ok,
-}
-
-_UNSOLICITED: dict[type[amqp_object.Method], Handler] = {
-    spec.Channel.Close: ChannelMachine._on_broker_close,
-    spec.Basic.Ack: ChannelMachine._on_ack,
-    spec.Basic.Nack: ChannelMachine._on_ack,
-    spec.Basic.Cancel: ChannelMachine._on_broker_cancel,
-    spec.Channel.Flow: ChannelMachine._on_flow,
 }
