@@ -242,14 +242,18 @@ class BlockingChannel(RpcMethods):
     ) -> None:
         self._check_open()
         self._confirmation = None
+        impl = self._impl
         # _publish returns the confirm tag this message will be settled under.
-        self._awaited_tag = self._impl._publish(exchange, routing_key, body, properties, mandatory)
+        self._awaited_tag = impl._publish(exchange, routing_key, body, properties, mandatory)
         try:
-            self._wait(lambda: self._confirmation is not None)
+            # _wait inlined: this runs once per confirmed message.
+            self._connection._pump(lambda: self._confirmation is not None or impl.is_closed)
         finally:
             self._awaited_tag = 0
         event, self._confirmation = self._confirmation, None
-        if event is not None:
+        if event is None:
+            self._raise_closed()
+        if not event.acked or event.returned is not None:
             _raise_unconfirmed(event, self.channel_number)
 
     def basic_ack(self, delivery_tag: int = 0, multiple: bool = False) -> None:

@@ -52,6 +52,13 @@ def _from_poll_mask(mask: int) -> int:
     return events
 
 
+# poll/epoll masks translated once: a tuple index per event instead of a call.
+_MASK_BITS = (
+    PollEvents.READ | _PRI | PollEvents.WRITE | PollEvents.ERROR | _NVAL | PollEvents.HANGUP
+)
+_POLL_MASKS = tuple(_from_poll_mask(mask) for mask in range(_MASK_BITS + 1))
+
+
 class _PollerBase(abc.ABC):
     """Bookkeeping and dispatch shared by the concrete pollers."""
 
@@ -97,7 +104,10 @@ class _PollerBase(abc.ABC):
 
     def poll(self, timeout: float) -> None:
         """Wait up to ``timeout`` seconds for events and dispatch them."""
-        timeout = min(max(timeout, 0.0), self._MAX_POLL_TIMEOUT)
+        if timeout > self._MAX_POLL_TIMEOUT:
+            timeout = self._MAX_POLL_TIMEOUT
+        elif timeout < 0.0:
+            timeout = 0.0
         self._dispatch(self._wait(timeout))
 
     def close(self) -> None:
@@ -106,8 +116,9 @@ class _PollerBase(abc.ABC):
         self._interest.clear()
 
     def _dispatch(self, ready: list[tuple[int, int]]) -> None:
-        self._dispatching = True
-        self._stale.clear()
+        if not ready:
+            return
+        self._dispatching = True  # _stale is empty: the finally below clears it
         try:
             for fd, events in ready:
                 if fd in self._stale:
@@ -195,7 +206,7 @@ class PollPoller(_PollerBase):
     def _wait(self, timeout: float) -> list[tuple[int, int]]:
         # Round up: a sub-unit timeout must not turn into a busy loop of zero waits.
         pairs = self._poll.poll(math.ceil(timeout * self.POLL_TIMEOUT_MULT))
-        return [(fd, _from_poll_mask(mask)) for fd, mask in pairs]
+        return [(fd, _POLL_MASKS[mask & _MASK_BITS]) for fd, mask in pairs]
 
     def close(self) -> None:
         super().close()
@@ -214,7 +225,7 @@ class EPollPoller(PollPoller):
 
     def _wait(self, timeout: float) -> list[tuple[int, int]]:
         pairs = self._poll.poll(timeout * self.POLL_TIMEOUT_MULT)
-        return [(fd, _from_poll_mask(mask)) for fd, mask in pairs]
+        return [(fd, _POLL_MASKS[mask & _MASK_BITS]) for fd, mask in pairs]
 
 
 class KQueuePoller(_PollerBase):

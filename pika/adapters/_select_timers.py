@@ -68,17 +68,24 @@ class _Timers:
 
     def seconds_to_next(self) -> float | None:
         """Seconds until the earliest live timer (0 if overdue), or None if there is none."""
-        self._drop_cancelled_top()
-        if not self._heap:
+        heap = self._heap
+        if heap and heap[0][2].callback is None:
+            self._drop_cancelled_top()
+        if not heap:
             return None
-        return max(0.0, self._heap[0][0] - time.monotonic())
+        delay = heap[0][0] - time.monotonic()
+        return delay if delay > 0.0 else 0.0
 
     def run_due(self) -> None:
         """Run the timers due now; timers added meanwhile wait for the next call.
 
         If a callback raises, the timers not yet run stay scheduled.
         """
+        if not self._heap:
+            return
         now = time.monotonic()
+        if self._heap[0][0] > now:
+            return
         due: list[tuple[float, int, _Timeout]] = []
         while self._heap and self._heap[0][0] <= now:
             entry = heapq.heappop(self._heap)

@@ -123,8 +123,8 @@ class BlockingConnection:
             self._raise_closed()
         loop = self._ioloop
         buffered = impl._get_write_buffer_size
-        while not impl.is_closed:
-            if not buffered() and (done is None or done()):
+        while buffered() or not (done is None or done()):
+            if impl.is_closed:
                 break
             loop.poll()
             loop.process_timeouts()
@@ -208,7 +208,8 @@ class BlockingConnection:
     def _has_ready_events(self) -> bool:
         if self._events or self._unseen_closes:
             return True
-        return any(generator.pending for generator in self._generators)
+        generators = self._generators
+        return bool(generators) and any(generator.pending for generator in generators)
 
     def _dispatch(self) -> None:
         """Run the events queued so far (not those they cause); errors propagate."""

@@ -232,8 +232,9 @@ class IOLoop(AbstractSelectorIOLoop):
 
     def process_timeouts(self) -> None:
         """Run the thread-safe callbacks queued so far, then the due timers."""
-        for _ in range(len(self._callbacks)):
-            self._callbacks.popleft()()
+        if self._callbacks:
+            for _ in range(len(self._callbacks)):
+                self._callbacks.popleft()()
         self._timers.run_due()
 
     def _on_wake(self, _fd: int, _events: int) -> None:

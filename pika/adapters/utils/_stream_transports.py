@@ -20,7 +20,6 @@ import functools
 import logging
 import socket
 import ssl
-from collections.abc import Callable
 
 from pika.adapters.utils.nbio_interface import (
     AbstractFileDescriptorIOServices,
@@ -103,28 +102,35 @@ class _AsyncTransportBase(AbstractStreamTransport):
         if idle:
             # Nothing was queued: send now rather than wait a loop pass for writability
             # (blocking publishes and acks then cost one syscall, not a poll + a send).
-            self._guarded(self._send_now)
+            try:
+                self._send_now()
+            except Exception as exc:
+                self._fail(exc)
         if not self._closing:
             self._update_writer()
 
     # -- readiness handlers -------------------------------------------------------
 
+    # Any exception in a readiness step (or in the send from write) aborts the
+    # transport with that error; the steps are inlined as they run once per loop pass.
     def _on_readable(self) -> None:
-        self._guarded(self._read_ready)
-
-    def _on_writable(self) -> None:
-        self._guarded(self._write_ready)
-
-    def _guarded(self, step: Callable[[], None]) -> None:
-        """Run a readiness step; any exception aborts the transport with that error."""
         if self._closing:
             return
         try:
-            step()
+            self._read_ready()
+        except Exception as exc:
+            self._fail(exc)
+
+    def _on_writable(self) -> None:
+        if self._closing:
+            return
+        try:
+            self._write_ready()
         except Exception as exc:
             self._fail(exc)
 
     def _fail(self, exc: BaseException) -> None:
+        """Abort the transport with ``exc``, raised by a readiness step."""
         if isinstance(exc, OSError):
             LOGGER.error("%r: stream error: %r", self, exc)
         else:

@@ -259,13 +259,12 @@ class SelectorIOServicesAdapter(
         if watchers is None:
             LOGGER.debug("Events %#x on fd %d that is no longer watched", events, fd)
             return
-        if events & (self._loop.WRITE | self._loop.ERROR) and watchers.writer is not None:
+        loop = self._loop
+        if watchers.writer is not None and events & (loop.WRITE | loop.ERROR):
             watchers.writer()
-        # The writer may have removed or replaced the reader.
-        watchers = self._watchers.get(fd)
-        if (
-            watchers is not None
-            and watchers.reader is not None
-            and events & (self._loop.READ | self._loop.ERROR)
-        ):
+            # The writer may have removed or replaced the reader.
+            watchers = self._watchers.get(fd)
+            if watchers is None:
+                return
+        if watchers.reader is not None and events & (loop.READ | loop.ERROR):
             watchers.reader()
