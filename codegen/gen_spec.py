@@ -53,6 +53,11 @@ PY_TYPES = {
     "longstr": "str | bytes",
 }
 PROPERTY_TYPES = {"table": "dict[str, Any]"}
+# What a method attribute holds once decoded, declared at class level so user
+# code reads ``method.delivery_tag`` as ``int`` rather than ``int | None``.
+# Short strings are declared ``str``: decoding yields bytes only for a
+# non-UTF-8 value, which no broker sends for names and tags.
+ATTRIBUTE_TYPES = {**PY_TYPES, "shortstr": "str", "longstr": "bytes", "table": "dict[str, Any]"}
 # Short strings that are usually unique per message: not worth memoising.
 UNCACHED_STRINGS = {"message_id", "correlation_id"}
 # Content properties past this many are checked under one combined test,
@@ -74,6 +79,15 @@ class Field:
             return "Mapping[str, Any] | None"
         base = PY_TYPES[self.kind]
         return base if self.default is not None else f"{base} | None"
+
+    @property
+    def attribute(self) -> str:
+        return ATTRIBUTE_TYPES[self.kind]
+
+    @property
+    def narrows(self) -> bool:
+        """True if a constructor argument may not match the attribute type."""
+        return self.annotation != self.attribute
 
 
 @dataclass
@@ -134,9 +148,11 @@ def make_fields(
 class DecodeWriter:
     """Emit the body of a ``decode`` method, batching fixed-size fields."""
 
-    def __init__(self, structs: Structs, indent: str) -> None:
+    def __init__(self, structs: Structs, indent: str, text_only: bool = True) -> None:
         self.structs = structs
         self.indent = indent
+        # Method short strings are declared str, so the bytes fallback needs an ignore.
+        self.fallback_note = "  # type: ignore[assignment]  # non-UTF-8" if text_only else ""
         self.lines: list[str] = []
         self.fmt = ""
         self.targets: list[str] = []
@@ -203,7 +219,7 @@ class DecodeWriter:
             self.emit("try:")
             self.emit(f"    self.{name} = raw.decode()")
             self.emit("except UnicodeDecodeError:")
-            self.emit(f"    self.{name} = bytes(raw)")
+            self.emit(f"    self.{name} = bytes(raw){self.fallback_note}")
         else:
             self.emit(f"self.{name} = bytes(raw)")
 
@@ -297,7 +313,7 @@ class EncodeWriter:
         if helper == "_shortstr" and name not in UNCACHED_STRINGS:
             # Length octet and bytes in one piece, memoised for repeating values.
             self.prelude += [
-                f"{local} = self.{name}",
+                f"{local}: object = self.{name}",
                 f"{local} = (_SHORT_CACHE.get({local}) if type({local}) is str else None)"
                 f" or _prefixed_shortstr({local}, {where})",
             ]
@@ -307,7 +323,7 @@ class EncodeWriter:
         if helper == "_shortstr":
             # Inline the plain-str case; the helper validates everything else.
             self.prelude += [
-                f"{local} = self.{name}",
+                f"{local}: object = self.{name}",
                 f"{local} = {local}.encode() if type({local}) is str else _shortstr({local}, {where})",
                 f"if len({local}) > 255:",
                 f"    raise _ShortStringTooLong({local})",
@@ -358,8 +374,18 @@ def init_method(fields: list[Field]) -> list[str]:
         return []
     params = ", ".join(f"{f.name}: {f.annotation} = {f.default!r}" for f in fields)
     lines = [f"    def __init__(self, {params}) -> None:"]
-    lines += [f"        self.{f.name} = {f.name}" for f in fields]
+    lines += [f"        self.{f.name} = {f.name}{init_ignore(f)}" for f in fields]
     return lines
+
+
+def init_ignore(fld: Field) -> str:
+    # The constructor accepts None and str/bytes/Mapping for encoding; the
+    # attribute is typed as what decoding produces.
+    return "  # type: ignore[assignment]  # typed as decoded" if fld.narrows else ""
+
+
+def attribute_declarations(fields: list[Field]) -> list[str]:
+    return [f"    {f.name}: {f.attribute}" for f in fields]
 
 
 def method_class(cls: dict[str, Any], method: dict[str, Any], ctx: Context) -> list[str]:
@@ -378,7 +404,7 @@ def method_class(cls: dict[str, Any], method: dict[str, Any], ctx: Context) -> l
         f"    synchronous: ClassVar[bool] = {bool(method.get('synchronous'))}",
         "",
     ]
-    body = [*init_method(fields), ""] if fields else []
+    body = [*attribute_declarations(fields), "", *init_method(fields), ""] if fields else []
     body += [*decode_method(fields, ctx.structs, full), ""]
     body += encode_method(fields, ctx.structs, full)
     return [*head, *body]
@@ -489,7 +515,7 @@ def properties_decode(fields: list[Field], ctx: Context, name: str) -> list[str]
     ctx.structs.name("H")
 
     def render(bit: int, fld: Field, extra: str) -> list[str]:
-        writer = DecodeWriter(ctx.structs, " " * 16 + extra)
+        writer = DecodeWriter(ctx.structs, " " * 16 + extra, text_only=False)
         writer.add(fld)
         writer.flush()
         return [f"            {extra}if flags & 0x{1 << (15 - bit):04X}:", *writer.lines]
@@ -618,6 +644,10 @@ HEADER = '''\
 Every method class has ``INDEX`` ((class id << 16) | method id), ``NAME``,
 ``synchronous``, ``valid_responses``, keyword-argument fields,
 ``encode() -> list[bytes]`` and ``decode(encoded, offset=0) -> self``.
+Method attributes are typed as decoding produces them (``int``, ``bool``,
+``str``, ``bytes``, ``dict``); the constructors also accept None, bytes for
+short strings and any mapping for tables, for encoding. A short string that
+is not valid UTF-8 is kept as ``bytes`` at runtime.
 Decoding a truncated payload raises ``MalformedFrameError`` (an
 ``InvalidFrameError``); a string field holding something other than str or
 bytes raises ``FieldTypeError`` (a TypeError that is also an AssertionError,

@@ -5,6 +5,10 @@
 Every method class has ``INDEX`` ((class id << 16) | method id), ``NAME``,
 ``synchronous``, ``valid_responses``, keyword-argument fields,
 ``encode() -> list[bytes]`` and ``decode(encoded, offset=0) -> self``.
+Method attributes are typed as decoding produces them (``int``, ``bool``,
+``str``, ``bytes``, ``dict``); the constructors also accept None, bytes for
+short strings and any mapping for tables, for encoding. A short string that
+is not valid UTF-8 is kept as ``bytes`` at runtime.
 Decoding a truncated payload raises ``MalformedFrameError`` (an
 ``InvalidFrameError``); a string field holding something other than str or
 bytes raises ``FieldTypeError`` (a TypeError that is also an AssertionError,
@@ -91,12 +95,18 @@ class Connection(amqp_object.Class):
         NAME: ClassVar[str] = 'Connection.Start'
         synchronous: ClassVar[bool] = True
 
+        version_major: int
+        version_minor: int
+        server_properties: dict[str, Any]
+        mechanisms: bytes
+        locales: bytes
+
         def __init__(self, version_major: int = 0, version_minor: int = 9, server_properties: Mapping[str, Any] | None = None, mechanisms: str | bytes = 'PLAIN', locales: str | bytes = 'en_US') -> None:
             self.version_major = version_major
             self.version_minor = version_minor
-            self.server_properties = server_properties
-            self.mechanisms = mechanisms
-            self.locales = locales
+            self.server_properties = server_properties  # type: ignore[assignment]  # typed as decoded
+            self.mechanisms = mechanisms  # type: ignore[assignment]  # typed as decoded
+            self.locales = locales  # type: ignore[assignment]  # typed as decoded
 
         def decode(self, encoded: bytes | bytearray, offset: int = 0) -> Connection.Start:
             try:
@@ -131,11 +141,16 @@ class Connection(amqp_object.Class):
         NAME: ClassVar[str] = 'Connection.StartOk'
         synchronous: ClassVar[bool] = False
 
+        client_properties: dict[str, Any]
+        mechanism: str
+        response: bytes
+        locale: str
+
         def __init__(self, client_properties: Mapping[str, Any] | None = None, mechanism: str | bytes = 'PLAIN', response: str | bytes | None = None, locale: str | bytes = 'en_US') -> None:
-            self.client_properties = client_properties
-            self.mechanism = mechanism
-            self.response = response
-            self.locale = locale
+            self.client_properties = client_properties  # type: ignore[assignment]  # typed as decoded
+            self.mechanism = mechanism  # type: ignore[assignment]  # typed as decoded
+            self.response = response  # type: ignore[assignment]  # typed as decoded
+            self.locale = locale  # type: ignore[assignment]  # typed as decoded
 
         def decode(self, encoded: bytes | bytearray, offset: int = 0) -> Connection.StartOk:
             try:
@@ -146,7 +161,7 @@ class Connection(amqp_object.Class):
                 try:
                     self.mechanism = raw.decode()
                 except UnicodeDecodeError:
-                    self.mechanism = bytes(raw)
+                    self.mechanism = bytes(raw)  # type: ignore[assignment]  # non-UTF-8
                 (n2,) = _S_I.unpack_from(encoded, offset)
                 offset += 4
                 raw = encoded[offset:offset + n2]
@@ -158,7 +173,7 @@ class Connection(amqp_object.Class):
                 try:
                     self.locale = raw.decode()
                 except UnicodeDecodeError:
-                    self.locale = bytes(raw)
+                    self.locale = bytes(raw)  # type: ignore[assignment]  # non-UTF-8
             except (IndexError, struct.error) as exc:
                 raise _truncated(self.NAME) from exc
             if offset > len(encoded):
@@ -166,10 +181,10 @@ class Connection(amqp_object.Class):
             return self
 
         def encode(self) -> list[bytes]:
-            s_mechanism = self.mechanism
+            s_mechanism: object = self.mechanism
             s_mechanism = (_SHORT_CACHE.get(s_mechanism) if type(s_mechanism) is str else None) or _prefixed_shortstr(s_mechanism, 'Connection.StartOk.mechanism')
             s_response = _longstr(self.response, 'Connection.StartOk.response')
-            s_locale = self.locale
+            s_locale: object = self.locale
             s_locale = (_SHORT_CACHE.get(s_locale) if type(s_locale) is str else None) or _prefixed_shortstr(s_locale, 'Connection.StartOk.locale')
             return [b''.join((_table_bytes(self.client_properties), s_mechanism, _S_I.pack(len(s_response)), s_response, s_locale))]
 
@@ -180,8 +195,10 @@ class Connection(amqp_object.Class):
         NAME: ClassVar[str] = 'Connection.Secure'
         synchronous: ClassVar[bool] = True
 
+        challenge: bytes
+
         def __init__(self, challenge: str | bytes | None = None) -> None:
-            self.challenge = challenge
+            self.challenge = challenge  # type: ignore[assignment]  # typed as decoded
 
         def decode(self, encoded: bytes | bytearray, offset: int = 0) -> Connection.Secure:
             try:
@@ -207,8 +224,10 @@ class Connection(amqp_object.Class):
         NAME: ClassVar[str] = 'Connection.SecureOk'
         synchronous: ClassVar[bool] = False
 
+        response: bytes
+
         def __init__(self, response: str | bytes | None = None) -> None:
-            self.response = response
+            self.response = response  # type: ignore[assignment]  # typed as decoded
 
         def decode(self, encoded: bytes | bytearray, offset: int = 0) -> Connection.SecureOk:
             try:
@@ -233,6 +252,10 @@ class Connection(amqp_object.Class):
         INDEX: ClassVar[int] = 0x000A001E
         NAME: ClassVar[str] = 'Connection.Tune'
         synchronous: ClassVar[bool] = True
+
+        channel_max: int
+        frame_max: int
+        heartbeat: int
 
         def __init__(self, channel_max: int = 0, frame_max: int = 0, heartbeat: int = 0) -> None:
             self.channel_max = channel_max
@@ -259,6 +282,10 @@ class Connection(amqp_object.Class):
         NAME: ClassVar[str] = 'Connection.TuneOk'
         synchronous: ClassVar[bool] = False
 
+        channel_max: int
+        frame_max: int
+        heartbeat: int
+
         def __init__(self, channel_max: int = 0, frame_max: int = 0, heartbeat: int = 0) -> None:
             self.channel_max = channel_max
             self.frame_max = frame_max
@@ -284,9 +311,13 @@ class Connection(amqp_object.Class):
         NAME: ClassVar[str] = 'Connection.Open'
         synchronous: ClassVar[bool] = True
 
+        virtual_host: str
+        capabilities: str
+        insist: bool
+
         def __init__(self, virtual_host: str | bytes = '/', capabilities: str | bytes = '', insist: bool = False) -> None:
-            self.virtual_host = virtual_host
-            self.capabilities = capabilities
+            self.virtual_host = virtual_host  # type: ignore[assignment]  # typed as decoded
+            self.capabilities = capabilities  # type: ignore[assignment]  # typed as decoded
             self.insist = insist
 
         def decode(self, encoded: bytes | bytearray, offset: int = 0) -> Connection.Open:
@@ -297,14 +328,14 @@ class Connection(amqp_object.Class):
                 try:
                     self.virtual_host = raw.decode()
                 except UnicodeDecodeError:
-                    self.virtual_host = bytes(raw)
+                    self.virtual_host = bytes(raw)  # type: ignore[assignment]  # non-UTF-8
                 stop2 = offset + 1 + encoded[offset]
                 raw = encoded[offset + 1:stop2]
                 offset = stop2
                 try:
                     self.capabilities = raw.decode()
                 except UnicodeDecodeError:
-                    self.capabilities = bytes(raw)
+                    self.capabilities = bytes(raw)  # type: ignore[assignment]  # non-UTF-8
                 bits3 = encoded[offset]
                 offset += 1
                 self.insist = (bits3 & 1) != 0
@@ -315,9 +346,9 @@ class Connection(amqp_object.Class):
             return self
 
         def encode(self) -> list[bytes]:
-            s_virtual_host = self.virtual_host
+            s_virtual_host: object = self.virtual_host
             s_virtual_host = (_SHORT_CACHE.get(s_virtual_host) if type(s_virtual_host) is str else None) or _prefixed_shortstr(s_virtual_host, 'Connection.Open.virtual_host')
-            s_capabilities = self.capabilities
+            s_capabilities: object = self.capabilities
             s_capabilities = (_SHORT_CACHE.get(s_capabilities) if type(s_capabilities) is str else None) or _prefixed_shortstr(s_capabilities, 'Connection.Open.capabilities')
             return [s_virtual_host + s_capabilities + _S_B.pack(1 if self.insist else 0)]
 
@@ -328,8 +359,10 @@ class Connection(amqp_object.Class):
         NAME: ClassVar[str] = 'Connection.OpenOk'
         synchronous: ClassVar[bool] = False
 
+        known_hosts: str
+
         def __init__(self, known_hosts: str | bytes = '') -> None:
-            self.known_hosts = known_hosts
+            self.known_hosts = known_hosts  # type: ignore[assignment]  # typed as decoded
 
         def decode(self, encoded: bytes | bytearray, offset: int = 0) -> Connection.OpenOk:
             try:
@@ -339,7 +372,7 @@ class Connection(amqp_object.Class):
                 try:
                     self.known_hosts = raw.decode()
                 except UnicodeDecodeError:
-                    self.known_hosts = bytes(raw)
+                    self.known_hosts = bytes(raw)  # type: ignore[assignment]  # non-UTF-8
             except (IndexError, struct.error) as exc:
                 raise _truncated(self.NAME) from exc
             if offset > len(encoded):
@@ -347,7 +380,7 @@ class Connection(amqp_object.Class):
             return self
 
         def encode(self) -> list[bytes]:
-            s_known_hosts = self.known_hosts
+            s_known_hosts: object = self.known_hosts
             s_known_hosts = (_SHORT_CACHE.get(s_known_hosts) if type(s_known_hosts) is str else None) or _prefixed_shortstr(s_known_hosts, 'Connection.OpenOk.known_hosts')
             return [s_known_hosts]
 
@@ -358,11 +391,16 @@ class Connection(amqp_object.Class):
         NAME: ClassVar[str] = 'Connection.Close'
         synchronous: ClassVar[bool] = True
 
+        reply_code: int
+        reply_text: str
+        class_id: int
+        method_id: int
+
         def __init__(self, reply_code: int | None = None, reply_text: str | bytes = '', class_id: int | None = None, method_id: int | None = None) -> None:
-            self.reply_code = reply_code
-            self.reply_text = reply_text
-            self.class_id = class_id
-            self.method_id = method_id
+            self.reply_code = reply_code  # type: ignore[assignment]  # typed as decoded
+            self.reply_text = reply_text  # type: ignore[assignment]  # typed as decoded
+            self.class_id = class_id  # type: ignore[assignment]  # typed as decoded
+            self.method_id = method_id  # type: ignore[assignment]  # typed as decoded
 
         def decode(self, encoded: bytes | bytearray, offset: int = 0) -> Connection.Close:
             try:
@@ -373,7 +411,7 @@ class Connection(amqp_object.Class):
                 try:
                     self.reply_text = raw.decode()
                 except UnicodeDecodeError:
-                    self.reply_text = bytes(raw)
+                    self.reply_text = bytes(raw)  # type: ignore[assignment]  # non-UTF-8
                 (self.class_id, self.method_id) = _S_HH.unpack_from(encoded, offset)
                 offset += 4
             except (IndexError, struct.error) as exc:
@@ -383,7 +421,7 @@ class Connection(amqp_object.Class):
             return self
 
         def encode(self) -> list[bytes]:
-            s_reply_text = self.reply_text
+            s_reply_text: object = self.reply_text
             s_reply_text = (_SHORT_CACHE.get(s_reply_text) if type(s_reply_text) is str else None) or _prefixed_shortstr(s_reply_text, 'Connection.Close.reply_text')
             return [_S_H.pack(self.reply_code) + s_reply_text + _S_HH.pack(self.class_id, self.method_id)]
 
@@ -407,8 +445,10 @@ class Connection(amqp_object.Class):
         NAME: ClassVar[str] = 'Connection.Blocked'
         synchronous: ClassVar[bool] = False
 
+        reason: str
+
         def __init__(self, reason: str | bytes = '') -> None:
-            self.reason = reason
+            self.reason = reason  # type: ignore[assignment]  # typed as decoded
 
         def decode(self, encoded: bytes | bytearray, offset: int = 0) -> Connection.Blocked:
             try:
@@ -418,7 +458,7 @@ class Connection(amqp_object.Class):
                 try:
                     self.reason = raw.decode()
                 except UnicodeDecodeError:
-                    self.reason = bytes(raw)
+                    self.reason = bytes(raw)  # type: ignore[assignment]  # non-UTF-8
             except (IndexError, struct.error) as exc:
                 raise _truncated(self.NAME) from exc
             if offset > len(encoded):
@@ -426,7 +466,7 @@ class Connection(amqp_object.Class):
             return self
 
         def encode(self) -> list[bytes]:
-            s_reason = self.reason
+            s_reason: object = self.reason
             s_reason = (_SHORT_CACHE.get(s_reason) if type(s_reason) is str else None) or _prefixed_shortstr(s_reason, 'Connection.Blocked.reason')
             return [s_reason]
 
@@ -450,9 +490,12 @@ class Connection(amqp_object.Class):
         NAME: ClassVar[str] = 'Connection.UpdateSecret'
         synchronous: ClassVar[bool] = True
 
+        new_secret: bytes
+        reason: str
+
         def __init__(self, new_secret: str | bytes | None = None, reason: str | bytes | None = None) -> None:
-            self.new_secret = new_secret
-            self.reason = reason
+            self.new_secret = new_secret  # type: ignore[assignment]  # typed as decoded
+            self.reason = reason  # type: ignore[assignment]  # typed as decoded
 
         def decode(self, encoded: bytes | bytearray, offset: int = 0) -> Connection.UpdateSecret:
             try:
@@ -467,7 +510,7 @@ class Connection(amqp_object.Class):
                 try:
                     self.reason = raw.decode()
                 except UnicodeDecodeError:
-                    self.reason = bytes(raw)
+                    self.reason = bytes(raw)  # type: ignore[assignment]  # non-UTF-8
             except (IndexError, struct.error) as exc:
                 raise _truncated(self.NAME) from exc
             if offset > len(encoded):
@@ -476,7 +519,7 @@ class Connection(amqp_object.Class):
 
         def encode(self) -> list[bytes]:
             s_new_secret = _longstr(self.new_secret, 'Connection.UpdateSecret.new_secret')
-            s_reason = self.reason
+            s_reason: object = self.reason
             s_reason = (_SHORT_CACHE.get(s_reason) if type(s_reason) is str else None) or _prefixed_shortstr(s_reason, 'Connection.UpdateSecret.reason')
             return [_S_I.pack(len(s_new_secret)) + s_new_secret + s_reason]
 
@@ -507,8 +550,10 @@ class Channel(amqp_object.Class):
         NAME: ClassVar[str] = 'Channel.Open'
         synchronous: ClassVar[bool] = True
 
+        out_of_band: str
+
         def __init__(self, out_of_band: str | bytes = '') -> None:
-            self.out_of_band = out_of_band
+            self.out_of_band = out_of_band  # type: ignore[assignment]  # typed as decoded
 
         def decode(self, encoded: bytes | bytearray, offset: int = 0) -> Channel.Open:
             try:
@@ -518,7 +563,7 @@ class Channel(amqp_object.Class):
                 try:
                     self.out_of_band = raw.decode()
                 except UnicodeDecodeError:
-                    self.out_of_band = bytes(raw)
+                    self.out_of_band = bytes(raw)  # type: ignore[assignment]  # non-UTF-8
             except (IndexError, struct.error) as exc:
                 raise _truncated(self.NAME) from exc
             if offset > len(encoded):
@@ -526,7 +571,7 @@ class Channel(amqp_object.Class):
             return self
 
         def encode(self) -> list[bytes]:
-            s_out_of_band = self.out_of_band
+            s_out_of_band: object = self.out_of_band
             s_out_of_band = (_SHORT_CACHE.get(s_out_of_band) if type(s_out_of_band) is str else None) or _prefixed_shortstr(s_out_of_band, 'Channel.Open.out_of_band')
             return [s_out_of_band]
 
@@ -537,8 +582,10 @@ class Channel(amqp_object.Class):
         NAME: ClassVar[str] = 'Channel.OpenOk'
         synchronous: ClassVar[bool] = False
 
+        channel_id: bytes
+
         def __init__(self, channel_id: str | bytes = '') -> None:
-            self.channel_id = channel_id
+            self.channel_id = channel_id  # type: ignore[assignment]  # typed as decoded
 
         def decode(self, encoded: bytes | bytearray, offset: int = 0) -> Channel.OpenOk:
             try:
@@ -564,8 +611,10 @@ class Channel(amqp_object.Class):
         NAME: ClassVar[str] = 'Channel.Flow'
         synchronous: ClassVar[bool] = True
 
+        active: bool
+
         def __init__(self, active: bool | None = None) -> None:
-            self.active = active
+            self.active = active  # type: ignore[assignment]  # typed as decoded
 
         def decode(self, encoded: bytes | bytearray, offset: int = 0) -> Channel.Flow:
             try:
@@ -588,8 +637,10 @@ class Channel(amqp_object.Class):
         NAME: ClassVar[str] = 'Channel.FlowOk'
         synchronous: ClassVar[bool] = False
 
+        active: bool
+
         def __init__(self, active: bool | None = None) -> None:
-            self.active = active
+            self.active = active  # type: ignore[assignment]  # typed as decoded
 
         def decode(self, encoded: bytes | bytearray, offset: int = 0) -> Channel.FlowOk:
             try:
@@ -612,11 +663,16 @@ class Channel(amqp_object.Class):
         NAME: ClassVar[str] = 'Channel.Close'
         synchronous: ClassVar[bool] = True
 
+        reply_code: int
+        reply_text: str
+        class_id: int
+        method_id: int
+
         def __init__(self, reply_code: int | None = None, reply_text: str | bytes = '', class_id: int | None = None, method_id: int | None = None) -> None:
-            self.reply_code = reply_code
-            self.reply_text = reply_text
-            self.class_id = class_id
-            self.method_id = method_id
+            self.reply_code = reply_code  # type: ignore[assignment]  # typed as decoded
+            self.reply_text = reply_text  # type: ignore[assignment]  # typed as decoded
+            self.class_id = class_id  # type: ignore[assignment]  # typed as decoded
+            self.method_id = method_id  # type: ignore[assignment]  # typed as decoded
 
         def decode(self, encoded: bytes | bytearray, offset: int = 0) -> Channel.Close:
             try:
@@ -627,7 +683,7 @@ class Channel(amqp_object.Class):
                 try:
                     self.reply_text = raw.decode()
                 except UnicodeDecodeError:
-                    self.reply_text = bytes(raw)
+                    self.reply_text = bytes(raw)  # type: ignore[assignment]  # non-UTF-8
                 (self.class_id, self.method_id) = _S_HH.unpack_from(encoded, offset)
                 offset += 4
             except (IndexError, struct.error) as exc:
@@ -637,7 +693,7 @@ class Channel(amqp_object.Class):
             return self
 
         def encode(self) -> list[bytes]:
-            s_reply_text = self.reply_text
+            s_reply_text: object = self.reply_text
             s_reply_text = (_SHORT_CACHE.get(s_reply_text) if type(s_reply_text) is str else None) or _prefixed_shortstr(s_reply_text, 'Channel.Close.reply_text')
             return [_S_H.pack(self.reply_code) + s_reply_text + _S_HH.pack(self.class_id, self.method_id)]
 
@@ -668,8 +724,15 @@ class Access(amqp_object.Class):
         NAME: ClassVar[str] = 'Access.Request'
         synchronous: ClassVar[bool] = True
 
+        realm: str
+        exclusive: bool
+        passive: bool
+        active: bool
+        write: bool
+        read: bool
+
         def __init__(self, realm: str | bytes = '/data', exclusive: bool = False, passive: bool = True, active: bool = True, write: bool = True, read: bool = True) -> None:
-            self.realm = realm
+            self.realm = realm  # type: ignore[assignment]  # typed as decoded
             self.exclusive = exclusive
             self.passive = passive
             self.active = active
@@ -684,7 +747,7 @@ class Access(amqp_object.Class):
                 try:
                     self.realm = raw.decode()
                 except UnicodeDecodeError:
-                    self.realm = bytes(raw)
+                    self.realm = bytes(raw)  # type: ignore[assignment]  # non-UTF-8
                 bits2 = encoded[offset]
                 offset += 1
                 self.exclusive = (bits2 & 1) != 0
@@ -699,7 +762,7 @@ class Access(amqp_object.Class):
             return self
 
         def encode(self) -> list[bytes]:
-            s_realm = self.realm
+            s_realm: object = self.realm
             s_realm = (_SHORT_CACHE.get(s_realm) if type(s_realm) is str else None) or _prefixed_shortstr(s_realm, 'Access.Request.realm')
             return [s_realm + _S_B.pack((1 if self.exclusive else 0) | (2 if self.passive else 0) | (4 if self.active else 0) | (8 if self.write else 0) | (16 if self.read else 0))]
 
@@ -709,6 +772,8 @@ class Access(amqp_object.Class):
         INDEX: ClassVar[int] = 0x001E000B
         NAME: ClassVar[str] = 'Access.RequestOk'
         synchronous: ClassVar[bool] = False
+
+        ticket: int
 
         def __init__(self, ticket: int = 1) -> None:
             self.ticket = ticket
@@ -740,16 +805,26 @@ class Exchange(amqp_object.Class):
         NAME: ClassVar[str] = 'Exchange.Declare'
         synchronous: ClassVar[bool] = True
 
+        ticket: int
+        exchange: str
+        type: str
+        passive: bool
+        durable: bool
+        auto_delete: bool
+        internal: bool
+        nowait: bool
+        arguments: dict[str, Any]
+
         def __init__(self, ticket: int = 0, exchange: str | bytes | None = None, type: str | bytes = ExchangeType.direct, passive: bool = False, durable: bool = False, auto_delete: bool = False, internal: bool = False, nowait: bool = False, arguments: Mapping[str, Any] | None = None) -> None:
             self.ticket = ticket
-            self.exchange = exchange
-            self.type = type
+            self.exchange = exchange  # type: ignore[assignment]  # typed as decoded
+            self.type = type  # type: ignore[assignment]  # typed as decoded
             self.passive = passive
             self.durable = durable
             self.auto_delete = auto_delete
             self.internal = internal
             self.nowait = nowait
-            self.arguments = arguments
+            self.arguments = arguments  # type: ignore[assignment]  # typed as decoded
 
         def decode(self, encoded: bytes | bytearray, offset: int = 0) -> Exchange.Declare:
             try:
@@ -760,14 +835,14 @@ class Exchange(amqp_object.Class):
                 try:
                     self.exchange = raw.decode()
                 except UnicodeDecodeError:
-                    self.exchange = bytes(raw)
+                    self.exchange = bytes(raw)  # type: ignore[assignment]  # non-UTF-8
                 stop2 = offset + 1 + encoded[offset]
                 raw = encoded[offset + 1:stop2]
                 offset = stop2
                 try:
                     self.type = raw.decode()
                 except UnicodeDecodeError:
-                    self.type = bytes(raw)
+                    self.type = bytes(raw)  # type: ignore[assignment]  # non-UTF-8
                 bits3 = encoded[offset]
                 offset += 1
                 self.passive = (bits3 & 1) != 0
@@ -783,9 +858,9 @@ class Exchange(amqp_object.Class):
             return self
 
         def encode(self) -> list[bytes]:
-            s_exchange = self.exchange
+            s_exchange: object = self.exchange
             s_exchange = (_SHORT_CACHE.get(s_exchange) if type(s_exchange) is str else None) or _prefixed_shortstr(s_exchange, 'Exchange.Declare.exchange')
-            s_type = self.type
+            s_type: object = self.type
             s_type = (_SHORT_CACHE.get(s_type) if type(s_type) is str else None) or _prefixed_shortstr(s_type, 'Exchange.Declare.type')
             return [b''.join((_S_H.pack(self.ticket), s_exchange, s_type, _S_B.pack((1 if self.passive else 0) | (2 if self.durable else 0) | (4 if self.auto_delete else 0) | (8 if self.internal else 0) | (16 if self.nowait else 0)), _table_bytes(self.arguments)))]
 
@@ -809,9 +884,14 @@ class Exchange(amqp_object.Class):
         NAME: ClassVar[str] = 'Exchange.Delete'
         synchronous: ClassVar[bool] = True
 
+        ticket: int
+        exchange: str
+        if_unused: bool
+        nowait: bool
+
         def __init__(self, ticket: int = 0, exchange: str | bytes | None = None, if_unused: bool = False, nowait: bool = False) -> None:
             self.ticket = ticket
-            self.exchange = exchange
+            self.exchange = exchange  # type: ignore[assignment]  # typed as decoded
             self.if_unused = if_unused
             self.nowait = nowait
 
@@ -824,7 +904,7 @@ class Exchange(amqp_object.Class):
                 try:
                     self.exchange = raw.decode()
                 except UnicodeDecodeError:
-                    self.exchange = bytes(raw)
+                    self.exchange = bytes(raw)  # type: ignore[assignment]  # non-UTF-8
                 bits2 = encoded[offset]
                 offset += 1
                 self.if_unused = (bits2 & 1) != 0
@@ -836,7 +916,7 @@ class Exchange(amqp_object.Class):
             return self
 
         def encode(self) -> list[bytes]:
-            s_exchange = self.exchange
+            s_exchange: object = self.exchange
             s_exchange = (_SHORT_CACHE.get(s_exchange) if type(s_exchange) is str else None) or _prefixed_shortstr(s_exchange, 'Exchange.Delete.exchange')
             return [_S_H.pack(self.ticket) + s_exchange + _S_B.pack((1 if self.if_unused else 0) | (2 if self.nowait else 0))]
 
@@ -860,13 +940,20 @@ class Exchange(amqp_object.Class):
         NAME: ClassVar[str] = 'Exchange.Bind'
         synchronous: ClassVar[bool] = True
 
+        ticket: int
+        destination: str
+        source: str
+        routing_key: str
+        nowait: bool
+        arguments: dict[str, Any]
+
         def __init__(self, ticket: int = 0, destination: str | bytes | None = None, source: str | bytes | None = None, routing_key: str | bytes = '', nowait: bool = False, arguments: Mapping[str, Any] | None = None) -> None:
             self.ticket = ticket
-            self.destination = destination
-            self.source = source
-            self.routing_key = routing_key
+            self.destination = destination  # type: ignore[assignment]  # typed as decoded
+            self.source = source  # type: ignore[assignment]  # typed as decoded
+            self.routing_key = routing_key  # type: ignore[assignment]  # typed as decoded
             self.nowait = nowait
-            self.arguments = arguments
+            self.arguments = arguments  # type: ignore[assignment]  # typed as decoded
 
         def decode(self, encoded: bytes | bytearray, offset: int = 0) -> Exchange.Bind:
             try:
@@ -877,21 +964,21 @@ class Exchange(amqp_object.Class):
                 try:
                     self.destination = raw.decode()
                 except UnicodeDecodeError:
-                    self.destination = bytes(raw)
+                    self.destination = bytes(raw)  # type: ignore[assignment]  # non-UTF-8
                 stop2 = offset + 1 + encoded[offset]
                 raw = encoded[offset + 1:stop2]
                 offset = stop2
                 try:
                     self.source = raw.decode()
                 except UnicodeDecodeError:
-                    self.source = bytes(raw)
+                    self.source = bytes(raw)  # type: ignore[assignment]  # non-UTF-8
                 stop3 = offset + 1 + encoded[offset]
                 raw = encoded[offset + 1:stop3]
                 offset = stop3
                 try:
                     self.routing_key = raw.decode()
                 except UnicodeDecodeError:
-                    self.routing_key = bytes(raw)
+                    self.routing_key = bytes(raw)  # type: ignore[assignment]  # non-UTF-8
                 bits4 = encoded[offset]
                 offset += 1
                 self.nowait = (bits4 & 1) != 0
@@ -903,11 +990,11 @@ class Exchange(amqp_object.Class):
             return self
 
         def encode(self) -> list[bytes]:
-            s_destination = self.destination
+            s_destination: object = self.destination
             s_destination = (_SHORT_CACHE.get(s_destination) if type(s_destination) is str else None) or _prefixed_shortstr(s_destination, 'Exchange.Bind.destination')
-            s_source = self.source
+            s_source: object = self.source
             s_source = (_SHORT_CACHE.get(s_source) if type(s_source) is str else None) or _prefixed_shortstr(s_source, 'Exchange.Bind.source')
-            s_routing_key = self.routing_key
+            s_routing_key: object = self.routing_key
             s_routing_key = (_SHORT_CACHE.get(s_routing_key) if type(s_routing_key) is str else None) or _prefixed_shortstr(s_routing_key, 'Exchange.Bind.routing_key')
             return [b''.join((_S_H.pack(self.ticket), s_destination, s_source, s_routing_key, _S_B.pack(1 if self.nowait else 0), _table_bytes(self.arguments)))]
 
@@ -931,13 +1018,20 @@ class Exchange(amqp_object.Class):
         NAME: ClassVar[str] = 'Exchange.Unbind'
         synchronous: ClassVar[bool] = True
 
+        ticket: int
+        destination: str
+        source: str
+        routing_key: str
+        nowait: bool
+        arguments: dict[str, Any]
+
         def __init__(self, ticket: int = 0, destination: str | bytes | None = None, source: str | bytes | None = None, routing_key: str | bytes = '', nowait: bool = False, arguments: Mapping[str, Any] | None = None) -> None:
             self.ticket = ticket
-            self.destination = destination
-            self.source = source
-            self.routing_key = routing_key
+            self.destination = destination  # type: ignore[assignment]  # typed as decoded
+            self.source = source  # type: ignore[assignment]  # typed as decoded
+            self.routing_key = routing_key  # type: ignore[assignment]  # typed as decoded
             self.nowait = nowait
-            self.arguments = arguments
+            self.arguments = arguments  # type: ignore[assignment]  # typed as decoded
 
         def decode(self, encoded: bytes | bytearray, offset: int = 0) -> Exchange.Unbind:
             try:
@@ -948,21 +1042,21 @@ class Exchange(amqp_object.Class):
                 try:
                     self.destination = raw.decode()
                 except UnicodeDecodeError:
-                    self.destination = bytes(raw)
+                    self.destination = bytes(raw)  # type: ignore[assignment]  # non-UTF-8
                 stop2 = offset + 1 + encoded[offset]
                 raw = encoded[offset + 1:stop2]
                 offset = stop2
                 try:
                     self.source = raw.decode()
                 except UnicodeDecodeError:
-                    self.source = bytes(raw)
+                    self.source = bytes(raw)  # type: ignore[assignment]  # non-UTF-8
                 stop3 = offset + 1 + encoded[offset]
                 raw = encoded[offset + 1:stop3]
                 offset = stop3
                 try:
                     self.routing_key = raw.decode()
                 except UnicodeDecodeError:
-                    self.routing_key = bytes(raw)
+                    self.routing_key = bytes(raw)  # type: ignore[assignment]  # non-UTF-8
                 bits4 = encoded[offset]
                 offset += 1
                 self.nowait = (bits4 & 1) != 0
@@ -974,11 +1068,11 @@ class Exchange(amqp_object.Class):
             return self
 
         def encode(self) -> list[bytes]:
-            s_destination = self.destination
+            s_destination: object = self.destination
             s_destination = (_SHORT_CACHE.get(s_destination) if type(s_destination) is str else None) or _prefixed_shortstr(s_destination, 'Exchange.Unbind.destination')
-            s_source = self.source
+            s_source: object = self.source
             s_source = (_SHORT_CACHE.get(s_source) if type(s_source) is str else None) or _prefixed_shortstr(s_source, 'Exchange.Unbind.source')
-            s_routing_key = self.routing_key
+            s_routing_key: object = self.routing_key
             s_routing_key = (_SHORT_CACHE.get(s_routing_key) if type(s_routing_key) is str else None) or _prefixed_shortstr(s_routing_key, 'Exchange.Unbind.routing_key')
             return [b''.join((_S_H.pack(self.ticket), s_destination, s_source, s_routing_key, _S_B.pack(1 if self.nowait else 0), _table_bytes(self.arguments)))]
 
@@ -1009,15 +1103,24 @@ class Queue(amqp_object.Class):
         NAME: ClassVar[str] = 'Queue.Declare'
         synchronous: ClassVar[bool] = True
 
+        ticket: int
+        queue: str
+        passive: bool
+        durable: bool
+        exclusive: bool
+        auto_delete: bool
+        nowait: bool
+        arguments: dict[str, Any]
+
         def __init__(self, ticket: int = 0, queue: str | bytes = '', passive: bool = False, durable: bool = False, exclusive: bool = False, auto_delete: bool = False, nowait: bool = False, arguments: Mapping[str, Any] | None = None) -> None:
             self.ticket = ticket
-            self.queue = queue
+            self.queue = queue  # type: ignore[assignment]  # typed as decoded
             self.passive = passive
             self.durable = durable
             self.exclusive = exclusive
             self.auto_delete = auto_delete
             self.nowait = nowait
-            self.arguments = arguments
+            self.arguments = arguments  # type: ignore[assignment]  # typed as decoded
 
         def decode(self, encoded: bytes | bytearray, offset: int = 0) -> Queue.Declare:
             try:
@@ -1028,7 +1131,7 @@ class Queue(amqp_object.Class):
                 try:
                     self.queue = raw.decode()
                 except UnicodeDecodeError:
-                    self.queue = bytes(raw)
+                    self.queue = bytes(raw)  # type: ignore[assignment]  # non-UTF-8
                 bits2 = encoded[offset]
                 offset += 1
                 self.passive = (bits2 & 1) != 0
@@ -1044,7 +1147,7 @@ class Queue(amqp_object.Class):
             return self
 
         def encode(self) -> list[bytes]:
-            s_queue = self.queue
+            s_queue: object = self.queue
             s_queue = (_SHORT_CACHE.get(s_queue) if type(s_queue) is str else None) or _prefixed_shortstr(s_queue, 'Queue.Declare.queue')
             return [b''.join((_S_H.pack(self.ticket), s_queue, _S_B.pack((1 if self.passive else 0) | (2 if self.durable else 0) | (4 if self.exclusive else 0) | (8 if self.auto_delete else 0) | (16 if self.nowait else 0)), _table_bytes(self.arguments)))]
 
@@ -1055,10 +1158,14 @@ class Queue(amqp_object.Class):
         NAME: ClassVar[str] = 'Queue.DeclareOk'
         synchronous: ClassVar[bool] = False
 
+        queue: str
+        message_count: int
+        consumer_count: int
+
         def __init__(self, queue: str | bytes | None = None, message_count: int | None = None, consumer_count: int | None = None) -> None:
-            self.queue = queue
-            self.message_count = message_count
-            self.consumer_count = consumer_count
+            self.queue = queue  # type: ignore[assignment]  # typed as decoded
+            self.message_count = message_count  # type: ignore[assignment]  # typed as decoded
+            self.consumer_count = consumer_count  # type: ignore[assignment]  # typed as decoded
 
         def decode(self, encoded: bytes | bytearray, offset: int = 0) -> Queue.DeclareOk:
             try:
@@ -1068,7 +1175,7 @@ class Queue(amqp_object.Class):
                 try:
                     self.queue = raw.decode()
                 except UnicodeDecodeError:
-                    self.queue = bytes(raw)
+                    self.queue = bytes(raw)  # type: ignore[assignment]  # non-UTF-8
                 (self.message_count, self.consumer_count) = _S_II.unpack_from(encoded, offset)
                 offset += 8
             except (IndexError, struct.error) as exc:
@@ -1078,7 +1185,7 @@ class Queue(amqp_object.Class):
             return self
 
         def encode(self) -> list[bytes]:
-            s_queue = self.queue
+            s_queue: object = self.queue
             s_queue = (_SHORT_CACHE.get(s_queue) if type(s_queue) is str else None) or _prefixed_shortstr(s_queue, 'Queue.DeclareOk.queue')
             return [s_queue + _S_II.pack(self.message_count, self.consumer_count)]
 
@@ -1089,13 +1196,20 @@ class Queue(amqp_object.Class):
         NAME: ClassVar[str] = 'Queue.Bind'
         synchronous: ClassVar[bool] = True
 
+        ticket: int
+        queue: str
+        exchange: str
+        routing_key: str
+        nowait: bool
+        arguments: dict[str, Any]
+
         def __init__(self, ticket: int = 0, queue: str | bytes = '', exchange: str | bytes | None = None, routing_key: str | bytes = '', nowait: bool = False, arguments: Mapping[str, Any] | None = None) -> None:
             self.ticket = ticket
-            self.queue = queue
-            self.exchange = exchange
-            self.routing_key = routing_key
+            self.queue = queue  # type: ignore[assignment]  # typed as decoded
+            self.exchange = exchange  # type: ignore[assignment]  # typed as decoded
+            self.routing_key = routing_key  # type: ignore[assignment]  # typed as decoded
             self.nowait = nowait
-            self.arguments = arguments
+            self.arguments = arguments  # type: ignore[assignment]  # typed as decoded
 
         def decode(self, encoded: bytes | bytearray, offset: int = 0) -> Queue.Bind:
             try:
@@ -1106,21 +1220,21 @@ class Queue(amqp_object.Class):
                 try:
                     self.queue = raw.decode()
                 except UnicodeDecodeError:
-                    self.queue = bytes(raw)
+                    self.queue = bytes(raw)  # type: ignore[assignment]  # non-UTF-8
                 stop2 = offset + 1 + encoded[offset]
                 raw = encoded[offset + 1:stop2]
                 offset = stop2
                 try:
                     self.exchange = raw.decode()
                 except UnicodeDecodeError:
-                    self.exchange = bytes(raw)
+                    self.exchange = bytes(raw)  # type: ignore[assignment]  # non-UTF-8
                 stop3 = offset + 1 + encoded[offset]
                 raw = encoded[offset + 1:stop3]
                 offset = stop3
                 try:
                     self.routing_key = raw.decode()
                 except UnicodeDecodeError:
-                    self.routing_key = bytes(raw)
+                    self.routing_key = bytes(raw)  # type: ignore[assignment]  # non-UTF-8
                 bits4 = encoded[offset]
                 offset += 1
                 self.nowait = (bits4 & 1) != 0
@@ -1132,11 +1246,11 @@ class Queue(amqp_object.Class):
             return self
 
         def encode(self) -> list[bytes]:
-            s_queue = self.queue
+            s_queue: object = self.queue
             s_queue = (_SHORT_CACHE.get(s_queue) if type(s_queue) is str else None) or _prefixed_shortstr(s_queue, 'Queue.Bind.queue')
-            s_exchange = self.exchange
+            s_exchange: object = self.exchange
             s_exchange = (_SHORT_CACHE.get(s_exchange) if type(s_exchange) is str else None) or _prefixed_shortstr(s_exchange, 'Queue.Bind.exchange')
-            s_routing_key = self.routing_key
+            s_routing_key: object = self.routing_key
             s_routing_key = (_SHORT_CACHE.get(s_routing_key) if type(s_routing_key) is str else None) or _prefixed_shortstr(s_routing_key, 'Queue.Bind.routing_key')
             return [b''.join((_S_H.pack(self.ticket), s_queue, s_exchange, s_routing_key, _S_B.pack(1 if self.nowait else 0), _table_bytes(self.arguments)))]
 
@@ -1160,9 +1274,13 @@ class Queue(amqp_object.Class):
         NAME: ClassVar[str] = 'Queue.Purge'
         synchronous: ClassVar[bool] = True
 
+        ticket: int
+        queue: str
+        nowait: bool
+
         def __init__(self, ticket: int = 0, queue: str | bytes = '', nowait: bool = False) -> None:
             self.ticket = ticket
-            self.queue = queue
+            self.queue = queue  # type: ignore[assignment]  # typed as decoded
             self.nowait = nowait
 
         def decode(self, encoded: bytes | bytearray, offset: int = 0) -> Queue.Purge:
@@ -1174,7 +1292,7 @@ class Queue(amqp_object.Class):
                 try:
                     self.queue = raw.decode()
                 except UnicodeDecodeError:
-                    self.queue = bytes(raw)
+                    self.queue = bytes(raw)  # type: ignore[assignment]  # non-UTF-8
                 bits2 = encoded[offset]
                 offset += 1
                 self.nowait = (bits2 & 1) != 0
@@ -1185,7 +1303,7 @@ class Queue(amqp_object.Class):
             return self
 
         def encode(self) -> list[bytes]:
-            s_queue = self.queue
+            s_queue: object = self.queue
             s_queue = (_SHORT_CACHE.get(s_queue) if type(s_queue) is str else None) or _prefixed_shortstr(s_queue, 'Queue.Purge.queue')
             return [_S_H.pack(self.ticket) + s_queue + _S_B.pack(1 if self.nowait else 0)]
 
@@ -1196,8 +1314,10 @@ class Queue(amqp_object.Class):
         NAME: ClassVar[str] = 'Queue.PurgeOk'
         synchronous: ClassVar[bool] = False
 
+        message_count: int
+
         def __init__(self, message_count: int | None = None) -> None:
-            self.message_count = message_count
+            self.message_count = message_count  # type: ignore[assignment]  # typed as decoded
 
         def decode(self, encoded: bytes | bytearray, offset: int = 0) -> Queue.PurgeOk:
             try:
@@ -1219,9 +1339,15 @@ class Queue(amqp_object.Class):
         NAME: ClassVar[str] = 'Queue.Delete'
         synchronous: ClassVar[bool] = True
 
+        ticket: int
+        queue: str
+        if_unused: bool
+        if_empty: bool
+        nowait: bool
+
         def __init__(self, ticket: int = 0, queue: str | bytes = '', if_unused: bool = False, if_empty: bool = False, nowait: bool = False) -> None:
             self.ticket = ticket
-            self.queue = queue
+            self.queue = queue  # type: ignore[assignment]  # typed as decoded
             self.if_unused = if_unused
             self.if_empty = if_empty
             self.nowait = nowait
@@ -1235,7 +1361,7 @@ class Queue(amqp_object.Class):
                 try:
                     self.queue = raw.decode()
                 except UnicodeDecodeError:
-                    self.queue = bytes(raw)
+                    self.queue = bytes(raw)  # type: ignore[assignment]  # non-UTF-8
                 bits2 = encoded[offset]
                 offset += 1
                 self.if_unused = (bits2 & 1) != 0
@@ -1248,7 +1374,7 @@ class Queue(amqp_object.Class):
             return self
 
         def encode(self) -> list[bytes]:
-            s_queue = self.queue
+            s_queue: object = self.queue
             s_queue = (_SHORT_CACHE.get(s_queue) if type(s_queue) is str else None) or _prefixed_shortstr(s_queue, 'Queue.Delete.queue')
             return [_S_H.pack(self.ticket) + s_queue + _S_B.pack((1 if self.if_unused else 0) | (2 if self.if_empty else 0) | (4 if self.nowait else 0))]
 
@@ -1259,8 +1385,10 @@ class Queue(amqp_object.Class):
         NAME: ClassVar[str] = 'Queue.DeleteOk'
         synchronous: ClassVar[bool] = False
 
+        message_count: int
+
         def __init__(self, message_count: int | None = None) -> None:
-            self.message_count = message_count
+            self.message_count = message_count  # type: ignore[assignment]  # typed as decoded
 
         def decode(self, encoded: bytes | bytearray, offset: int = 0) -> Queue.DeleteOk:
             try:
@@ -1282,12 +1410,18 @@ class Queue(amqp_object.Class):
         NAME: ClassVar[str] = 'Queue.Unbind'
         synchronous: ClassVar[bool] = True
 
+        ticket: int
+        queue: str
+        exchange: str
+        routing_key: str
+        arguments: dict[str, Any]
+
         def __init__(self, ticket: int = 0, queue: str | bytes = '', exchange: str | bytes | None = None, routing_key: str | bytes = '', arguments: Mapping[str, Any] | None = None) -> None:
             self.ticket = ticket
-            self.queue = queue
-            self.exchange = exchange
-            self.routing_key = routing_key
-            self.arguments = arguments
+            self.queue = queue  # type: ignore[assignment]  # typed as decoded
+            self.exchange = exchange  # type: ignore[assignment]  # typed as decoded
+            self.routing_key = routing_key  # type: ignore[assignment]  # typed as decoded
+            self.arguments = arguments  # type: ignore[assignment]  # typed as decoded
 
         def decode(self, encoded: bytes | bytearray, offset: int = 0) -> Queue.Unbind:
             try:
@@ -1298,21 +1432,21 @@ class Queue(amqp_object.Class):
                 try:
                     self.queue = raw.decode()
                 except UnicodeDecodeError:
-                    self.queue = bytes(raw)
+                    self.queue = bytes(raw)  # type: ignore[assignment]  # non-UTF-8
                 stop2 = offset + 1 + encoded[offset]
                 raw = encoded[offset + 1:stop2]
                 offset = stop2
                 try:
                     self.exchange = raw.decode()
                 except UnicodeDecodeError:
-                    self.exchange = bytes(raw)
+                    self.exchange = bytes(raw)  # type: ignore[assignment]  # non-UTF-8
                 stop3 = offset + 1 + encoded[offset]
                 raw = encoded[offset + 1:stop3]
                 offset = stop3
                 try:
                     self.routing_key = raw.decode()
                 except UnicodeDecodeError:
-                    self.routing_key = bytes(raw)
+                    self.routing_key = bytes(raw)  # type: ignore[assignment]  # non-UTF-8
                 self.arguments, offset = _decode_table_at(encoded, offset, 0)
             except (IndexError, struct.error) as exc:
                 raise _truncated(self.NAME) from exc
@@ -1321,11 +1455,11 @@ class Queue(amqp_object.Class):
             return self
 
         def encode(self) -> list[bytes]:
-            s_queue = self.queue
+            s_queue: object = self.queue
             s_queue = (_SHORT_CACHE.get(s_queue) if type(s_queue) is str else None) or _prefixed_shortstr(s_queue, 'Queue.Unbind.queue')
-            s_exchange = self.exchange
+            s_exchange: object = self.exchange
             s_exchange = (_SHORT_CACHE.get(s_exchange) if type(s_exchange) is str else None) or _prefixed_shortstr(s_exchange, 'Queue.Unbind.exchange')
-            s_routing_key = self.routing_key
+            s_routing_key: object = self.routing_key
             s_routing_key = (_SHORT_CACHE.get(s_routing_key) if type(s_routing_key) is str else None) or _prefixed_shortstr(s_routing_key, 'Queue.Unbind.routing_key')
             return [b''.join((_S_H.pack(self.ticket), s_queue, s_exchange, s_routing_key, _table_bytes(self.arguments)))]
 
@@ -1355,6 +1489,10 @@ class Basic(amqp_object.Class):
         INDEX: ClassVar[int] = 0x003C000A
         NAME: ClassVar[str] = 'Basic.Qos'
         synchronous: ClassVar[bool] = True
+
+        prefetch_size: int
+        prefetch_count: int
+        global_qos: bool
 
         def __init__(self, prefetch_size: int = 0, prefetch_count: int = 0, global_qos: bool = False) -> None:
             self.prefetch_size = prefetch_size
@@ -1395,15 +1533,24 @@ class Basic(amqp_object.Class):
         NAME: ClassVar[str] = 'Basic.Consume'
         synchronous: ClassVar[bool] = True
 
+        ticket: int
+        queue: str
+        consumer_tag: str
+        no_local: bool
+        no_ack: bool
+        exclusive: bool
+        nowait: bool
+        arguments: dict[str, Any]
+
         def __init__(self, ticket: int = 0, queue: str | bytes = '', consumer_tag: str | bytes = '', no_local: bool = False, no_ack: bool = False, exclusive: bool = False, nowait: bool = False, arguments: Mapping[str, Any] | None = None) -> None:
             self.ticket = ticket
-            self.queue = queue
-            self.consumer_tag = consumer_tag
+            self.queue = queue  # type: ignore[assignment]  # typed as decoded
+            self.consumer_tag = consumer_tag  # type: ignore[assignment]  # typed as decoded
             self.no_local = no_local
             self.no_ack = no_ack
             self.exclusive = exclusive
             self.nowait = nowait
-            self.arguments = arguments
+            self.arguments = arguments  # type: ignore[assignment]  # typed as decoded
 
         def decode(self, encoded: bytes | bytearray, offset: int = 0) -> Basic.Consume:
             try:
@@ -1414,14 +1561,14 @@ class Basic(amqp_object.Class):
                 try:
                     self.queue = raw.decode()
                 except UnicodeDecodeError:
-                    self.queue = bytes(raw)
+                    self.queue = bytes(raw)  # type: ignore[assignment]  # non-UTF-8
                 stop2 = offset + 1 + encoded[offset]
                 raw = encoded[offset + 1:stop2]
                 offset = stop2
                 try:
                     self.consumer_tag = raw.decode()
                 except UnicodeDecodeError:
-                    self.consumer_tag = bytes(raw)
+                    self.consumer_tag = bytes(raw)  # type: ignore[assignment]  # non-UTF-8
                 bits3 = encoded[offset]
                 offset += 1
                 self.no_local = (bits3 & 1) != 0
@@ -1436,9 +1583,9 @@ class Basic(amqp_object.Class):
             return self
 
         def encode(self) -> list[bytes]:
-            s_queue = self.queue
+            s_queue: object = self.queue
             s_queue = (_SHORT_CACHE.get(s_queue) if type(s_queue) is str else None) or _prefixed_shortstr(s_queue, 'Basic.Consume.queue')
-            s_consumer_tag = self.consumer_tag
+            s_consumer_tag: object = self.consumer_tag
             s_consumer_tag = (_SHORT_CACHE.get(s_consumer_tag) if type(s_consumer_tag) is str else None) or _prefixed_shortstr(s_consumer_tag, 'Basic.Consume.consumer_tag')
             return [b''.join((_S_H.pack(self.ticket), s_queue, s_consumer_tag, _S_B.pack((1 if self.no_local else 0) | (2 if self.no_ack else 0) | (4 if self.exclusive else 0) | (8 if self.nowait else 0)), _table_bytes(self.arguments)))]
 
@@ -1449,8 +1596,10 @@ class Basic(amqp_object.Class):
         NAME: ClassVar[str] = 'Basic.ConsumeOk'
         synchronous: ClassVar[bool] = False
 
+        consumer_tag: str
+
         def __init__(self, consumer_tag: str | bytes | None = None) -> None:
-            self.consumer_tag = consumer_tag
+            self.consumer_tag = consumer_tag  # type: ignore[assignment]  # typed as decoded
 
         def decode(self, encoded: bytes | bytearray, offset: int = 0) -> Basic.ConsumeOk:
             try:
@@ -1460,7 +1609,7 @@ class Basic(amqp_object.Class):
                 try:
                     self.consumer_tag = raw.decode()
                 except UnicodeDecodeError:
-                    self.consumer_tag = bytes(raw)
+                    self.consumer_tag = bytes(raw)  # type: ignore[assignment]  # non-UTF-8
             except (IndexError, struct.error) as exc:
                 raise _truncated(self.NAME) from exc
             if offset > len(encoded):
@@ -1468,7 +1617,7 @@ class Basic(amqp_object.Class):
             return self
 
         def encode(self) -> list[bytes]:
-            s_consumer_tag = self.consumer_tag
+            s_consumer_tag: object = self.consumer_tag
             s_consumer_tag = (_SHORT_CACHE.get(s_consumer_tag) if type(s_consumer_tag) is str else None) or _prefixed_shortstr(s_consumer_tag, 'Basic.ConsumeOk.consumer_tag')
             return [s_consumer_tag]
 
@@ -1479,8 +1628,11 @@ class Basic(amqp_object.Class):
         NAME: ClassVar[str] = 'Basic.Cancel'
         synchronous: ClassVar[bool] = True
 
+        consumer_tag: str
+        nowait: bool
+
         def __init__(self, consumer_tag: str | bytes | None = None, nowait: bool = False) -> None:
-            self.consumer_tag = consumer_tag
+            self.consumer_tag = consumer_tag  # type: ignore[assignment]  # typed as decoded
             self.nowait = nowait
 
         def decode(self, encoded: bytes | bytearray, offset: int = 0) -> Basic.Cancel:
@@ -1491,7 +1643,7 @@ class Basic(amqp_object.Class):
                 try:
                     self.consumer_tag = raw.decode()
                 except UnicodeDecodeError:
-                    self.consumer_tag = bytes(raw)
+                    self.consumer_tag = bytes(raw)  # type: ignore[assignment]  # non-UTF-8
                 bits2 = encoded[offset]
                 offset += 1
                 self.nowait = (bits2 & 1) != 0
@@ -1502,7 +1654,7 @@ class Basic(amqp_object.Class):
             return self
 
         def encode(self) -> list[bytes]:
-            s_consumer_tag = self.consumer_tag
+            s_consumer_tag: object = self.consumer_tag
             s_consumer_tag = (_SHORT_CACHE.get(s_consumer_tag) if type(s_consumer_tag) is str else None) or _prefixed_shortstr(s_consumer_tag, 'Basic.Cancel.consumer_tag')
             return [s_consumer_tag + _S_B.pack(1 if self.nowait else 0)]
 
@@ -1513,8 +1665,10 @@ class Basic(amqp_object.Class):
         NAME: ClassVar[str] = 'Basic.CancelOk'
         synchronous: ClassVar[bool] = False
 
+        consumer_tag: str
+
         def __init__(self, consumer_tag: str | bytes | None = None) -> None:
-            self.consumer_tag = consumer_tag
+            self.consumer_tag = consumer_tag  # type: ignore[assignment]  # typed as decoded
 
         def decode(self, encoded: bytes | bytearray, offset: int = 0) -> Basic.CancelOk:
             try:
@@ -1524,7 +1678,7 @@ class Basic(amqp_object.Class):
                 try:
                     self.consumer_tag = raw.decode()
                 except UnicodeDecodeError:
-                    self.consumer_tag = bytes(raw)
+                    self.consumer_tag = bytes(raw)  # type: ignore[assignment]  # non-UTF-8
             except (IndexError, struct.error) as exc:
                 raise _truncated(self.NAME) from exc
             if offset > len(encoded):
@@ -1532,7 +1686,7 @@ class Basic(amqp_object.Class):
             return self
 
         def encode(self) -> list[bytes]:
-            s_consumer_tag = self.consumer_tag
+            s_consumer_tag: object = self.consumer_tag
             s_consumer_tag = (_SHORT_CACHE.get(s_consumer_tag) if type(s_consumer_tag) is str else None) or _prefixed_shortstr(s_consumer_tag, 'Basic.CancelOk.consumer_tag')
             return [s_consumer_tag]
 
@@ -1543,10 +1697,16 @@ class Basic(amqp_object.Class):
         NAME: ClassVar[str] = 'Basic.Publish'
         synchronous: ClassVar[bool] = False
 
+        ticket: int
+        exchange: str
+        routing_key: str
+        mandatory: bool
+        immediate: bool
+
         def __init__(self, ticket: int = 0, exchange: str | bytes = '', routing_key: str | bytes = '', mandatory: bool = False, immediate: bool = False) -> None:
             self.ticket = ticket
-            self.exchange = exchange
-            self.routing_key = routing_key
+            self.exchange = exchange  # type: ignore[assignment]  # typed as decoded
+            self.routing_key = routing_key  # type: ignore[assignment]  # typed as decoded
             self.mandatory = mandatory
             self.immediate = immediate
 
@@ -1559,14 +1719,14 @@ class Basic(amqp_object.Class):
                 try:
                     self.exchange = raw.decode()
                 except UnicodeDecodeError:
-                    self.exchange = bytes(raw)
+                    self.exchange = bytes(raw)  # type: ignore[assignment]  # non-UTF-8
                 stop2 = offset + 1 + encoded[offset]
                 raw = encoded[offset + 1:stop2]
                 offset = stop2
                 try:
                     self.routing_key = raw.decode()
                 except UnicodeDecodeError:
-                    self.routing_key = bytes(raw)
+                    self.routing_key = bytes(raw)  # type: ignore[assignment]  # non-UTF-8
                 bits3 = encoded[offset]
                 offset += 1
                 self.mandatory = (bits3 & 1) != 0
@@ -1578,9 +1738,9 @@ class Basic(amqp_object.Class):
             return self
 
         def encode(self) -> list[bytes]:
-            s_exchange = self.exchange
+            s_exchange: object = self.exchange
             s_exchange = (_SHORT_CACHE.get(s_exchange) if type(s_exchange) is str else None) or _prefixed_shortstr(s_exchange, 'Basic.Publish.exchange')
-            s_routing_key = self.routing_key
+            s_routing_key: object = self.routing_key
             s_routing_key = (_SHORT_CACHE.get(s_routing_key) if type(s_routing_key) is str else None) or _prefixed_shortstr(s_routing_key, 'Basic.Publish.routing_key')
             return [b''.join((_S_H.pack(self.ticket), s_exchange, s_routing_key, _S_B.pack((1 if self.mandatory else 0) | (2 if self.immediate else 0))))]
 
@@ -1591,11 +1751,16 @@ class Basic(amqp_object.Class):
         NAME: ClassVar[str] = 'Basic.Return'
         synchronous: ClassVar[bool] = False
 
+        reply_code: int
+        reply_text: str
+        exchange: str
+        routing_key: str
+
         def __init__(self, reply_code: int | None = None, reply_text: str | bytes = '', exchange: str | bytes | None = None, routing_key: str | bytes | None = None) -> None:
-            self.reply_code = reply_code
-            self.reply_text = reply_text
-            self.exchange = exchange
-            self.routing_key = routing_key
+            self.reply_code = reply_code  # type: ignore[assignment]  # typed as decoded
+            self.reply_text = reply_text  # type: ignore[assignment]  # typed as decoded
+            self.exchange = exchange  # type: ignore[assignment]  # typed as decoded
+            self.routing_key = routing_key  # type: ignore[assignment]  # typed as decoded
 
         def decode(self, encoded: bytes | bytearray, offset: int = 0) -> Basic.Return:
             try:
@@ -1606,21 +1771,21 @@ class Basic(amqp_object.Class):
                 try:
                     self.reply_text = raw.decode()
                 except UnicodeDecodeError:
-                    self.reply_text = bytes(raw)
+                    self.reply_text = bytes(raw)  # type: ignore[assignment]  # non-UTF-8
                 stop2 = offset + 1 + encoded[offset]
                 raw = encoded[offset + 1:stop2]
                 offset = stop2
                 try:
                     self.exchange = raw.decode()
                 except UnicodeDecodeError:
-                    self.exchange = bytes(raw)
+                    self.exchange = bytes(raw)  # type: ignore[assignment]  # non-UTF-8
                 stop3 = offset + 1 + encoded[offset]
                 raw = encoded[offset + 1:stop3]
                 offset = stop3
                 try:
                     self.routing_key = raw.decode()
                 except UnicodeDecodeError:
-                    self.routing_key = bytes(raw)
+                    self.routing_key = bytes(raw)  # type: ignore[assignment]  # non-UTF-8
             except (IndexError, struct.error) as exc:
                 raise _truncated(self.NAME) from exc
             if offset > len(encoded):
@@ -1628,11 +1793,11 @@ class Basic(amqp_object.Class):
             return self
 
         def encode(self) -> list[bytes]:
-            s_reply_text = self.reply_text
+            s_reply_text: object = self.reply_text
             s_reply_text = (_SHORT_CACHE.get(s_reply_text) if type(s_reply_text) is str else None) or _prefixed_shortstr(s_reply_text, 'Basic.Return.reply_text')
-            s_exchange = self.exchange
+            s_exchange: object = self.exchange
             s_exchange = (_SHORT_CACHE.get(s_exchange) if type(s_exchange) is str else None) or _prefixed_shortstr(s_exchange, 'Basic.Return.exchange')
-            s_routing_key = self.routing_key
+            s_routing_key: object = self.routing_key
             s_routing_key = (_SHORT_CACHE.get(s_routing_key) if type(s_routing_key) is str else None) or _prefixed_shortstr(s_routing_key, 'Basic.Return.routing_key')
             return [b''.join((_S_H.pack(self.reply_code), s_reply_text, s_exchange, s_routing_key))]
 
@@ -1643,12 +1808,18 @@ class Basic(amqp_object.Class):
         NAME: ClassVar[str] = 'Basic.Deliver'
         synchronous: ClassVar[bool] = False
 
+        consumer_tag: str
+        delivery_tag: int
+        redelivered: bool
+        exchange: str
+        routing_key: str
+
         def __init__(self, consumer_tag: str | bytes | None = None, delivery_tag: int | None = None, redelivered: bool = False, exchange: str | bytes | None = None, routing_key: str | bytes | None = None) -> None:
-            self.consumer_tag = consumer_tag
-            self.delivery_tag = delivery_tag
+            self.consumer_tag = consumer_tag  # type: ignore[assignment]  # typed as decoded
+            self.delivery_tag = delivery_tag  # type: ignore[assignment]  # typed as decoded
             self.redelivered = redelivered
-            self.exchange = exchange
-            self.routing_key = routing_key
+            self.exchange = exchange  # type: ignore[assignment]  # typed as decoded
+            self.routing_key = routing_key  # type: ignore[assignment]  # typed as decoded
 
         def decode(self, encoded: bytes | bytearray, offset: int = 0) -> Basic.Deliver:
             try:
@@ -1658,7 +1829,7 @@ class Basic(amqp_object.Class):
                 try:
                     self.consumer_tag = raw.decode()
                 except UnicodeDecodeError:
-                    self.consumer_tag = bytes(raw)
+                    self.consumer_tag = bytes(raw)  # type: ignore[assignment]  # non-UTF-8
                 (self.delivery_tag, bits2, n3) = _S_QBB.unpack_from(encoded, offset)
                 offset += 10
                 self.redelivered = (bits2 & 1) != 0
@@ -1667,14 +1838,14 @@ class Basic(amqp_object.Class):
                 try:
                     self.exchange = raw.decode()
                 except UnicodeDecodeError:
-                    self.exchange = bytes(raw)
+                    self.exchange = bytes(raw)  # type: ignore[assignment]  # non-UTF-8
                 stop4 = offset + 1 + encoded[offset]
                 raw = encoded[offset + 1:stop4]
                 offset = stop4
                 try:
                     self.routing_key = raw.decode()
                 except UnicodeDecodeError:
-                    self.routing_key = bytes(raw)
+                    self.routing_key = bytes(raw)  # type: ignore[assignment]  # non-UTF-8
             except (IndexError, struct.error) as exc:
                 raise _truncated(self.NAME) from exc
             if offset > len(encoded):
@@ -1682,11 +1853,11 @@ class Basic(amqp_object.Class):
             return self
 
         def encode(self) -> list[bytes]:
-            s_consumer_tag = self.consumer_tag
+            s_consumer_tag: object = self.consumer_tag
             s_consumer_tag = (_SHORT_CACHE.get(s_consumer_tag) if type(s_consumer_tag) is str else None) or _prefixed_shortstr(s_consumer_tag, 'Basic.Deliver.consumer_tag')
-            s_exchange = self.exchange
+            s_exchange: object = self.exchange
             s_exchange = (_SHORT_CACHE.get(s_exchange) if type(s_exchange) is str else None) or _prefixed_shortstr(s_exchange, 'Basic.Deliver.exchange')
-            s_routing_key = self.routing_key
+            s_routing_key: object = self.routing_key
             s_routing_key = (_SHORT_CACHE.get(s_routing_key) if type(s_routing_key) is str else None) or _prefixed_shortstr(s_routing_key, 'Basic.Deliver.routing_key')
             return [b''.join((s_consumer_tag, _S_QB.pack(self.delivery_tag, 1 if self.redelivered else 0), s_exchange, s_routing_key))]
 
@@ -1697,9 +1868,13 @@ class Basic(amqp_object.Class):
         NAME: ClassVar[str] = 'Basic.Get'
         synchronous: ClassVar[bool] = True
 
+        ticket: int
+        queue: str
+        no_ack: bool
+
         def __init__(self, ticket: int = 0, queue: str | bytes = '', no_ack: bool = False) -> None:
             self.ticket = ticket
-            self.queue = queue
+            self.queue = queue  # type: ignore[assignment]  # typed as decoded
             self.no_ack = no_ack
 
         def decode(self, encoded: bytes | bytearray, offset: int = 0) -> Basic.Get:
@@ -1711,7 +1886,7 @@ class Basic(amqp_object.Class):
                 try:
                     self.queue = raw.decode()
                 except UnicodeDecodeError:
-                    self.queue = bytes(raw)
+                    self.queue = bytes(raw)  # type: ignore[assignment]  # non-UTF-8
                 bits2 = encoded[offset]
                 offset += 1
                 self.no_ack = (bits2 & 1) != 0
@@ -1722,7 +1897,7 @@ class Basic(amqp_object.Class):
             return self
 
         def encode(self) -> list[bytes]:
-            s_queue = self.queue
+            s_queue: object = self.queue
             s_queue = (_SHORT_CACHE.get(s_queue) if type(s_queue) is str else None) or _prefixed_shortstr(s_queue, 'Basic.Get.queue')
             return [_S_H.pack(self.ticket) + s_queue + _S_B.pack(1 if self.no_ack else 0)]
 
@@ -1733,12 +1908,18 @@ class Basic(amqp_object.Class):
         NAME: ClassVar[str] = 'Basic.GetOk'
         synchronous: ClassVar[bool] = False
 
+        delivery_tag: int
+        redelivered: bool
+        exchange: str
+        routing_key: str
+        message_count: int
+
         def __init__(self, delivery_tag: int | None = None, redelivered: bool = False, exchange: str | bytes | None = None, routing_key: str | bytes | None = None, message_count: int | None = None) -> None:
-            self.delivery_tag = delivery_tag
+            self.delivery_tag = delivery_tag  # type: ignore[assignment]  # typed as decoded
             self.redelivered = redelivered
-            self.exchange = exchange
-            self.routing_key = routing_key
-            self.message_count = message_count
+            self.exchange = exchange  # type: ignore[assignment]  # typed as decoded
+            self.routing_key = routing_key  # type: ignore[assignment]  # typed as decoded
+            self.message_count = message_count  # type: ignore[assignment]  # typed as decoded
 
         def decode(self, encoded: bytes | bytearray, offset: int = 0) -> Basic.GetOk:
             try:
@@ -1750,14 +1931,14 @@ class Basic(amqp_object.Class):
                 try:
                     self.exchange = raw.decode()
                 except UnicodeDecodeError:
-                    self.exchange = bytes(raw)
+                    self.exchange = bytes(raw)  # type: ignore[assignment]  # non-UTF-8
                 stop3 = offset + 1 + encoded[offset]
                 raw = encoded[offset + 1:stop3]
                 offset = stop3
                 try:
                     self.routing_key = raw.decode()
                 except UnicodeDecodeError:
-                    self.routing_key = bytes(raw)
+                    self.routing_key = bytes(raw)  # type: ignore[assignment]  # non-UTF-8
                 (self.message_count,) = _S_I.unpack_from(encoded, offset)
                 offset += 4
             except (IndexError, struct.error) as exc:
@@ -1767,9 +1948,9 @@ class Basic(amqp_object.Class):
             return self
 
         def encode(self) -> list[bytes]:
-            s_exchange = self.exchange
+            s_exchange: object = self.exchange
             s_exchange = (_SHORT_CACHE.get(s_exchange) if type(s_exchange) is str else None) or _prefixed_shortstr(s_exchange, 'Basic.GetOk.exchange')
-            s_routing_key = self.routing_key
+            s_routing_key: object = self.routing_key
             s_routing_key = (_SHORT_CACHE.get(s_routing_key) if type(s_routing_key) is str else None) or _prefixed_shortstr(s_routing_key, 'Basic.GetOk.routing_key')
             return [b''.join((_S_QB.pack(self.delivery_tag, 1 if self.redelivered else 0), s_exchange, s_routing_key, _S_I.pack(self.message_count)))]
 
@@ -1780,8 +1961,10 @@ class Basic(amqp_object.Class):
         NAME: ClassVar[str] = 'Basic.GetEmpty'
         synchronous: ClassVar[bool] = False
 
+        cluster_id: str
+
         def __init__(self, cluster_id: str | bytes = '') -> None:
-            self.cluster_id = cluster_id
+            self.cluster_id = cluster_id  # type: ignore[assignment]  # typed as decoded
 
         def decode(self, encoded: bytes | bytearray, offset: int = 0) -> Basic.GetEmpty:
             try:
@@ -1791,7 +1974,7 @@ class Basic(amqp_object.Class):
                 try:
                     self.cluster_id = raw.decode()
                 except UnicodeDecodeError:
-                    self.cluster_id = bytes(raw)
+                    self.cluster_id = bytes(raw)  # type: ignore[assignment]  # non-UTF-8
             except (IndexError, struct.error) as exc:
                 raise _truncated(self.NAME) from exc
             if offset > len(encoded):
@@ -1799,7 +1982,7 @@ class Basic(amqp_object.Class):
             return self
 
         def encode(self) -> list[bytes]:
-            s_cluster_id = self.cluster_id
+            s_cluster_id: object = self.cluster_id
             s_cluster_id = (_SHORT_CACHE.get(s_cluster_id) if type(s_cluster_id) is str else None) or _prefixed_shortstr(s_cluster_id, 'Basic.GetEmpty.cluster_id')
             return [s_cluster_id]
 
@@ -1809,6 +1992,9 @@ class Basic(amqp_object.Class):
         INDEX: ClassVar[int] = 0x003C0050
         NAME: ClassVar[str] = 'Basic.Ack'
         synchronous: ClassVar[bool] = False
+
+        delivery_tag: int
+        multiple: bool
 
         def __init__(self, delivery_tag: int = 0, multiple: bool = False) -> None:
             self.delivery_tag = delivery_tag
@@ -1835,8 +2021,11 @@ class Basic(amqp_object.Class):
         NAME: ClassVar[str] = 'Basic.Reject'
         synchronous: ClassVar[bool] = False
 
+        delivery_tag: int
+        requeue: bool
+
         def __init__(self, delivery_tag: int | None = None, requeue: bool = True) -> None:
-            self.delivery_tag = delivery_tag
+            self.delivery_tag = delivery_tag  # type: ignore[assignment]  # typed as decoded
             self.requeue = requeue
 
         def decode(self, encoded: bytes | bytearray, offset: int = 0) -> Basic.Reject:
@@ -1859,6 +2048,8 @@ class Basic(amqp_object.Class):
         INDEX: ClassVar[int] = 0x003C0064
         NAME: ClassVar[str] = 'Basic.RecoverAsync'
         synchronous: ClassVar[bool] = False
+
+        requeue: bool
 
         def __init__(self, requeue: bool = False) -> None:
             self.requeue = requeue
@@ -1883,6 +2074,8 @@ class Basic(amqp_object.Class):
         INDEX: ClassVar[int] = 0x003C006E
         NAME: ClassVar[str] = 'Basic.Recover'
         synchronous: ClassVar[bool] = True
+
+        requeue: bool
 
         def __init__(self, requeue: bool = False) -> None:
             self.requeue = requeue
@@ -1920,6 +2113,10 @@ class Basic(amqp_object.Class):
         INDEX: ClassVar[int] = 0x003C0078
         NAME: ClassVar[str] = 'Basic.Nack'
         synchronous: ClassVar[bool] = False
+
+        delivery_tag: int
+        multiple: bool
+        requeue: bool
 
         def __init__(self, delivery_tag: int = 0, multiple: bool = False, requeue: bool = True) -> None:
             self.delivery_tag = delivery_tag
@@ -2039,6 +2236,8 @@ class Confirm(amqp_object.Class):
         INDEX: ClassVar[int] = 0x0055000A
         NAME: ClassVar[str] = 'Confirm.Select'
         synchronous: ClassVar[bool] = True
+
+        nowait: bool
 
         def __init__(self, nowait: bool = False) -> None:
             self.nowait = nowait
@@ -2269,13 +2468,13 @@ class BasicProperties(amqp_object.Properties):
         if self.content_type is not None:
             flags |= 0x8000
             left -= 1
-            s_content_type = self.content_type
+            s_content_type: object = self.content_type
             s_content_type = (_SHORT_CACHE.get(s_content_type) if type(s_content_type) is str else None) or _prefixed_shortstr(s_content_type, 'BasicProperties.content_type')
             parts.append(s_content_type)
         if self.content_encoding is not None:
             flags |= 0x4000
             left -= 1
-            s_content_encoding = self.content_encoding
+            s_content_encoding: object = self.content_encoding
             s_content_encoding = (_SHORT_CACHE.get(s_content_encoding) if type(s_content_encoding) is str else None) or _prefixed_shortstr(s_content_encoding, 'BasicProperties.content_encoding')
             parts.append(s_content_encoding)
         if self.headers is not None:
@@ -2294,7 +2493,7 @@ class BasicProperties(amqp_object.Properties):
             if self.correlation_id is not None:
                 flags |= 0x0400
                 left -= 1
-                s_correlation_id = self.correlation_id
+                s_correlation_id: object = self.correlation_id
                 s_correlation_id = s_correlation_id.encode() if type(s_correlation_id) is str else _shortstr(s_correlation_id, 'BasicProperties.correlation_id')
                 if len(s_correlation_id) > 255:
                     raise _ShortStringTooLong(s_correlation_id)
@@ -2302,19 +2501,19 @@ class BasicProperties(amqp_object.Properties):
             if self.reply_to is not None:
                 flags |= 0x0200
                 left -= 1
-                s_reply_to = self.reply_to
+                s_reply_to: object = self.reply_to
                 s_reply_to = (_SHORT_CACHE.get(s_reply_to) if type(s_reply_to) is str else None) or _prefixed_shortstr(s_reply_to, 'BasicProperties.reply_to')
                 parts.append(s_reply_to)
             if self.expiration is not None:
                 flags |= 0x0100
                 left -= 1
-                s_expiration = self.expiration
+                s_expiration: object = self.expiration
                 s_expiration = (_SHORT_CACHE.get(s_expiration) if type(s_expiration) is str else None) or _prefixed_shortstr(s_expiration, 'BasicProperties.expiration')
                 parts.append(s_expiration)
             if self.message_id is not None:
                 flags |= 0x0080
                 left -= 1
-                s_message_id = self.message_id
+                s_message_id: object = self.message_id
                 s_message_id = s_message_id.encode() if type(s_message_id) is str else _shortstr(s_message_id, 'BasicProperties.message_id')
                 if len(s_message_id) > 255:
                     raise _ShortStringTooLong(s_message_id)
@@ -2326,25 +2525,25 @@ class BasicProperties(amqp_object.Properties):
             if self.type is not None:
                 flags |= 0x0020
                 left -= 1
-                s_type = self.type
+                s_type: object = self.type
                 s_type = (_SHORT_CACHE.get(s_type) if type(s_type) is str else None) or _prefixed_shortstr(s_type, 'BasicProperties.type')
                 parts.append(s_type)
             if self.user_id is not None:
                 flags |= 0x0010
                 left -= 1
-                s_user_id = self.user_id
+                s_user_id: object = self.user_id
                 s_user_id = (_SHORT_CACHE.get(s_user_id) if type(s_user_id) is str else None) or _prefixed_shortstr(s_user_id, 'BasicProperties.user_id')
                 parts.append(s_user_id)
             if self.app_id is not None:
                 flags |= 0x0008
                 left -= 1
-                s_app_id = self.app_id
+                s_app_id: object = self.app_id
                 s_app_id = (_SHORT_CACHE.get(s_app_id) if type(s_app_id) is str else None) or _prefixed_shortstr(s_app_id, 'BasicProperties.app_id')
                 parts.append(s_app_id)
             if self.cluster_id is not None:
                 flags |= 0x0004
                 left -= 1
-                s_cluster_id = self.cluster_id
+                s_cluster_id: object = self.cluster_id
                 s_cluster_id = (_SHORT_CACHE.get(s_cluster_id) if type(s_cluster_id) is str else None) or _prefixed_shortstr(s_cluster_id, 'BasicProperties.cluster_id')
                 parts.append(s_cluster_id)
         parts[0] = _S_H.pack(flags)

@@ -361,7 +361,7 @@ class ChannelMachine(BrokerInitiated):
             raise unexpected(f"Basic.GetOk without Basic.Get on channel {self.number}")
         self._get_pending = False
         if self.tags is not None:
-            method.delivery_tag = self.tags.inbound(method.delivery_tag)  # type: ignore[arg-type]
+            method.delivery_tag = self.tags.inbound(method.delivery_tag)
         events.append(ev.MessageGot(self.number, call.token, method, properties, body))
         self._release_next()
 

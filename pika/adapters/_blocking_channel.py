@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Generator
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, overload
 
 from pika import exceptions, frame, spec, validators
 from pika._callback_list import CallbackList
@@ -393,6 +393,30 @@ class BlockingChannel(RpcMethods):
             self.cancel()
         for tag in list(self._consumers):
             self.basic_cancel(tag)
+
+    # Without inactivity_timeout no (None, None, None) is ever yielded, so
+    # typed callers get a non-optional body.
+    @overload
+    def consume(
+        self,
+        queue: str,
+        auto_ack: bool = ...,
+        exclusive: bool = ...,
+        arguments: dict[str, Any] | None = ...,
+        inactivity_timeout: None = None,
+        consumer_tag: str | None = ...,
+    ) -> Generator[Message, None, None]: ...
+
+    @overload
+    def consume(
+        self,
+        queue: str,
+        auto_ack: bool = ...,
+        exclusive: bool = ...,
+        arguments: dict[str, Any] | None = ...,
+        inactivity_timeout: float | None = ...,
+        consumer_tag: str | None = ...,
+    ) -> Generator[Message | NoMessage, None, None]: ...
 
     def consume(
         self,

@@ -28,8 +28,8 @@ import functools
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Generator
+from typing import TYPE_CHECKING, Any, overload
 
 from pika import channel as channel_mod
 from pika import exceptions, frame, spec
@@ -45,7 +45,9 @@ LOGGER = logging.getLogger("pika.adapters.thread_safe_connection")
 
 
 Callback = Callable[..., Any]
-Message = tuple[Any, Any, Any]
+Message = tuple[spec.Basic.Deliver, spec.BasicProperties, bytes]
+GetResult = tuple[spec.Basic.GetOk, spec.BasicProperties, bytes]
+NoMessage = tuple[None, None, None]
 _Future = concurrent.futures.Future
 
 
@@ -306,6 +308,30 @@ class Channel(ChannelRpcs):
         )
         return result
 
+    # Without inactivity_timeout no (None, None, None) is ever yielded, so
+    # typed callers get a non-optional body.
+    @overload
+    def consume(
+        self,
+        queue: str,
+        auto_ack: bool = ...,
+        exclusive: bool = ...,
+        arguments: dict[str, Any] | None = ...,
+        inactivity_timeout: None = None,
+        timeout: float | None = ...,
+    ) -> Generator[Message, None, None]: ...
+
+    @overload
+    def consume(
+        self,
+        queue: str,
+        auto_ack: bool = ...,
+        exclusive: bool = ...,
+        arguments: dict[str, Any] | None = ...,
+        inactivity_timeout: float | None = ...,
+        timeout: float | None = ...,
+    ) -> Generator[Message | NoMessage, None, None]: ...
+
     def consume(
         self,
         queue: str,
@@ -314,7 +340,7 @@ class Channel(ChannelRpcs):
         arguments: dict[str, Any] | None = None,
         inactivity_timeout: float | None = None,
         timeout: float | None = DEFAULT_RPC_TIMEOUT,
-    ) -> Iterator[Message]:
+    ) -> Generator[Message | NoMessage, None, None]:
         """Yield ``(method, properties, body)`` per delivery from a new consumer.
 
         The consumer starts on the first ``next()``. ``(None, None, None)`` is
@@ -350,7 +376,7 @@ class Channel(ChannelRpcs):
 
     def basic_get(
         self, queue: str, auto_ack: bool = False, timeout: float | None = DEFAULT_RPC_TIMEOUT
-    ) -> Message:
+    ) -> GetResult | NoMessage:
         """Fetch one message: ``(method, properties, body)`` or ``(None, None, None)``.
 
         Concurrent calls on one channel are sent one after another.
@@ -363,7 +389,7 @@ class Channel(ChannelRpcs):
             self._gets.append((queue, auto_ack, fut))
             self._next_get()
 
-        result: Message = self._connection._call("basic_get", timeout, start, self)
+        result: GetResult | NoMessage = self._connection._call("basic_get", timeout, start, self)
         return result
 
     # -- closing ------------------------------------------------------------------
