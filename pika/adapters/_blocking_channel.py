@@ -20,12 +20,12 @@ from pika import exceptions, frame, spec, validators
 from pika._callback_list import CallbackList
 from pika._engine import events as ev
 from pika._legacy import bind_consume, modern_signature
+from pika._message_types import GetResult, Message, NoMessage
 from pika.adapters._blocking_rpc import RpcMethods
 from pika.adapters._blocking_support import (
     Consumer,
     GeneratorConsumer,
     GetReply,
-    Message,
     Reply,
     ReturnedMessage,
     remove_entries,
@@ -41,7 +41,6 @@ LOGGER = logging.getLogger("pika.adapters.blocking_connection")
 
 MethodFrame = frame.Method[Any]
 AnyConsumer = Consumer | GeneratorConsumer
-NoMessage = tuple[None, None, None]
 
 
 def _ignore_frame(_frame: MethodFrame) -> None:
@@ -508,9 +507,7 @@ class BlockingChannel(RpcMethods):
         generator = self._generator
         return 0 if generator is None else generator.waiting_count()
 
-    def basic_get(
-        self, queue: str, auto_ack: bool = False
-    ) -> tuple[spec.Basic.GetOk, spec.BasicProperties, bytes] | NoMessage:
+    def basic_get(self, queue: str, auto_ack: bool = False) -> GetResult | NoMessage:
         """Fetch one message: ``(method, properties, body)``, or ``(None, None, None)``."""
         validators.require_string(queue, "queue")
         self._check_open()

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from pika import exceptions, frame, spec
+from pika._message_types import Message
 from pika.adapters.utils import connection_workflow as cw
 from pika.adapters.utils._workflow_errors import resolution_failure
 
@@ -123,9 +124,6 @@ class Consumer:
     ) -> None:
         """The impl channel's on_message_callback (runs inside frame processing)."""
         self.append((self, method, properties, body))
-
-
-Message = tuple[spec.Basic.Deliver, spec.BasicProperties, bytes]
 
 
 class GeneratorConsumer:

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any, overload
 
 from pika import channel as channel_mod
 from pika import exceptions, frame, spec
+from pika._message_types import GetResult, Message, NoMessage
 from pika.adapters._threadsafe_calls import Reason, check_timeout, fail, resolve
 from pika.adapters._threadsafe_confirms import ConfirmWaiters
 from pika.adapters._threadsafe_queue import CLOSED, TIMED_OUT, BoundedBuffer, WorkQueue
@@ -45,9 +46,6 @@ LOGGER = logging.getLogger("pika.adapters.thread_safe_connection")
 
 
 Callback = Callable[..., Any]
-Message = tuple[spec.Basic.Deliver, spec.BasicProperties, bytes]
-GetResult = tuple[spec.Basic.GetOk, spec.BasicProperties, bytes]
-NoMessage = tuple[None, None, None]
 _Future = concurrent.futures.Future
 
 
