@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from pika.connection import ConnectionParameters, SSLOptions, URLParameters
     from pika.credentials import PlainCredentials
     from pika.delivery_mode import DeliveryMode
+    from pika.recovery import RecoveryPolicy
     from pika.spec import BasicProperties
 
 _EXPORTS = {
@@ -34,6 +35,7 @@ _EXPORTS = {
     "ConnectionParameters": "pika.connection",
     "DeliveryMode": "pika.delivery_mode",
     "PlainCredentials": "pika.credentials",
+    "RecoveryPolicy": "pika.recovery",
     "SSLOptions": "pika.connection",
     "SelectConnection": "pika.adapters.select_connection",
     "URLParameters": "pika.connection",
@@ -55,6 +57,7 @@ _SUBMODULES = frozenset(
         "exchange_type",
         "frame",
         "heartbeat",
+        "recovery",
         "spec",
         "tcp_socket_opts",
         "validators",
@@ -70,6 +73,7 @@ __all__ = [
     "ConnectionParameters",
     "DeliveryMode",
     "PlainCredentials",
+    "RecoveryPolicy",
     "SSLOptions",
     "SelectConnection",
     "URLParameters",

@@ -64,7 +64,17 @@ class Channel:
         self._ack_nack_callback: Callback | None = None
         # Faces that settle each publish themselves (Twisted) get the engine's event here.
         self._confirm_listener: Callable[[ev.PublishConfirmed], None] | None = None
+        self._outcome_listener: Callable[[exceptions.PublishOutcomeUnknownError], None] | None = (
+            None
+        )
         self._replies: dict[type, list[list[Any]]] = {}
+        # Automatic recovery: the channel is suspended or being restored.
+        self._recovering = False
+        self._internal = False  # recovery's own channel, never restored
+        self._reopen_waiter: Callable[[], None] | None = None
+        self._on_outcome_unknown = CallbackList("publish outcome unknown")
+        # Wrapper faces (blocking, thread-safe, Twisted) hear about suspension and resumption.
+        self._recovery_listener: Callable[[BaseException | None], None] | None = None
         self._handlers: dict[type, Callable[[Any], None]] = {
             ev.ChannelOpened: self._on_opened,
             ev.ChannelClosed: self._on_closed,
@@ -74,11 +84,14 @@ class Channel:
             ev.PublishConfirmed: self._on_confirmed,
             ev.ConsumerCancelled: self._on_consumer_cancelled,
             ev.FlowChanged: self._on_flow_changed,
+            ev.PublishOutcomeUnknown: self._on_publish_outcome_unknown,
         }
 
     # -- state ------------------------------------------------------------
 
     def _state(self) -> ChannelState:
+        if self._recovering:
+            return ChannelState.OPENING  # being re-opened by automatic recovery
         machine = self._machine
         return ChannelState.CLOSED if machine is None else machine.state
 
@@ -104,7 +117,9 @@ class Channel:
 
     @property
     def consumer_tags(self) -> list[str]:
-        """Tags of the active consumers."""
+        """Tags of the active consumers (those to be restored, during recovery)."""
+        if self._recovering:
+            return self._recorded_consumer_tags()
         return [] if self._machine is None else self._machine.consumers.tags()
 
     @property
@@ -164,6 +179,19 @@ class Channel:
         validators.require_callback(callback)
         self._on_return.add(callback)
 
+    def add_on_publish_outcome_unknown_callback(self, callback: Callback) -> None:
+        """Recovery: ``callback(channel, error)`` for confirmed publishes unsettled at a drop.
+
+        ``error`` is a ``PublishOutcomeUnknownError`` naming the publish sequence
+        numbers (``first_tag``..``last_tag``) the broker may or may not have.
+        """
+        validators.require_callback(callback)
+        self._on_outcome_unknown.add(callback)
+
+    def remove_on_publish_outcome_unknown_callback(self, callback: Callback) -> bool:
+        """Forget an outcome-unknown callback; True if it was registered."""
+        return self._on_outcome_unknown.remove(callback)
+
     def remove_on_cancel_callback(self, callback: Callback) -> bool:
         """Forget a cancel callback; True if it was registered."""
         return self._on_cancel.remove(callback)
@@ -193,6 +221,9 @@ class Channel:
         machine = self._machine
         if machine is None:
             raise exceptions.ChannelWrongStateError("Channel is closed.")
+        if self._recovering:
+            self._close_while_recovering(reply_code, reply_text)
+            return
         LOGGER.info("Closing channel (%s): %r on %s", reply_code, reply_text, self)
         machine.close(reply_code, reply_text)
         self.connection._flush()
@@ -201,23 +232,32 @@ class Channel:
 
     def basic_ack(self, delivery_tag: int = 0, multiple: bool = False) -> None:
         """Acknowledge one delivery, or all up to ``delivery_tag`` with ``multiple``."""
-        self._open_machine().send(spec.Basic.Ack(delivery_tag=delivery_tag, multiple=multiple))
-        self.connection._flush()
+        self._settle(spec.Basic.Ack(delivery_tag=delivery_tag, multiple=multiple))
 
     def basic_nack(
         self, delivery_tag: int = 0, multiple: bool = False, requeue: bool = True
     ) -> None:
         """Reject one or more deliveries (RabbitMQ extension)."""
-        method = spec.Basic.Nack(delivery_tag=delivery_tag, multiple=multiple, requeue=requeue)
-        self._open_machine().send(method)
-        self.connection._flush()
+        self._settle(spec.Basic.Nack(delivery_tag=delivery_tag, multiple=multiple, requeue=requeue))
 
     def basic_reject(self, delivery_tag: int = 0, requeue: bool = True) -> None:
         """Reject one delivery."""
-        machine = self._open_machine()
         if not isinstance(delivery_tag, int) or isinstance(delivery_tag, bool):
             raise TypeError(f"delivery_tag must be an integer, got {delivery_tag!r}")
-        machine.send(spec.Basic.Reject(delivery_tag=delivery_tag, requeue=requeue))
+        self._settle(spec.Basic.Reject(delivery_tag=delivery_tag, requeue=requeue))
+
+    def _settle(self, method: spec.Basic.Ack | spec.Basic.Nack | spec.Basic.Reject) -> None:
+        if self._recovering:
+            # The broker requeued the delivery when the connection dropped.
+            LOGGER.warning(
+                "Dropping %s for delivery tag %d on channel %d: the connection is recovering "
+                "and the broker has requeued the message",
+                method.NAME,
+                method.delivery_tag,
+                self.channel_number,
+            )
+            return
+        self._open_machine().send(method)
         self.connection._flush()
 
     def basic_publish(
@@ -243,6 +283,8 @@ class Channel:
         machine = self._machine
         if machine is None:
             raise exceptions.ChannelWrongStateError("Channel is closed.")
+        if self._recovering:
+            raise self._recovering_error("basic_publish")
         tag = machine.publish(exchange, routing_key, body, properties, mandatory)
         self.connection._flush()
         return tag
@@ -501,6 +543,8 @@ class Channel:
         machine = self._machine
         if machine is None:
             raise exceptions.ChannelWrongStateError("Channel is closed.")
+        if self._recovering:
+            raise self._recovering_error("this call")
         if machine.state is not ChannelState.OPEN:
             machine.require_open()
         return machine
@@ -520,10 +564,21 @@ class Channel:
 
     def _on_opened(self, event: ev.ChannelOpened) -> None:
         LOGGER.debug("Channel %d opened", self.channel_number)
+        if self._recovering:
+            waiter, self._reopen_waiter = self._reopen_waiter, None
+            if waiter is not None:
+                waiter()
+            return
         if self._on_open_callback is not None:
             self._on_open_callback(self)
 
     def _on_closed(self, event: ev.ChannelClosed) -> None:
+        recovery = self.connection._recovery
+        if self._recovering and recovery is not None and recovery.replay is not None:
+            self.connection._engine.release_channel(self.channel_number)
+            recovery.replay.channel_closed(self, event.error)
+            return
+        self._recovering = False
         try:
             self._on_close.run(self, event.error)
         finally:
@@ -533,7 +588,8 @@ class Channel:
         connection = self.connection
         if connection._channels.get(self.channel_number) is self:
             del connection._channels[self.channel_number]
-            connection._engine.release_channel(self.channel_number)
+            if connection._engine.channels.get(self.channel_number) is self._machine:
+                connection._engine.release_channel(self.channel_number)
         self._replies.clear()
 
     def _on_rpc_replied(self, event: ev.RpcReplied) -> None:
@@ -579,6 +635,68 @@ class Channel:
 
     def _on_flow_changed(self, event: ev.FlowChanged) -> None:
         self._on_flow.run(event.frame)
+
+    # -- automatic recovery (driven by pika._connection_recovery) -----------
+
+    def _recovering_error(self, what: str) -> exceptions.ConnectionRecoveringError:
+        return exceptions.ConnectionRecoveringError(
+            f"{what} refused on channel {self.channel_number}: the connection is recovering"
+        )
+
+    def _recorded_consumer_tags(self) -> list[str]:
+        recovery = self.connection._recovery
+        settings = None if recovery is None else recovery.ledger.channels.get(self.channel_number)
+        return [] if settings is None else list(settings.consumers)
+
+    def _on_publish_outcome_unknown(self, event: ev.PublishOutcomeUnknown) -> None:
+        error = exceptions.PublishOutcomeUnknownError(
+            self.channel_number, event.first_tag, event.last_tag
+        )
+        LOGGER.warning("%s", error)
+        self._on_outcome_unknown.run(self, error)
+        if self._outcome_listener is not None:
+            self._outcome_listener(error)
+
+    def _suspend(self, error: BaseException) -> None:
+        """The connection was lost: keep this object for the recovered connection."""
+        self._recovering = True
+        self._reopen_waiter = None
+        if self._recovery_listener is not None:
+            self._recovery_listener(error)
+
+    def _reopen(self, waiter: Callable[[], None]) -> None:
+        """Open this channel's number on the new connection; ``waiter()`` on OpenOk."""
+        previous = self._machine
+        assert previous is not None
+        engine = self.connection._engine
+        engine.release_channel(self.channel_number)
+        self._reopen_waiter = waiter
+        self._machine = engine.reopen_channel(previous)
+        self.connection._channels[self.channel_number] = self
+        self.connection._flush()
+
+    def _resume(self) -> None:
+        """Recovery finished: the channel is usable again."""
+        self._recovering = False
+        if self._recovery_listener is not None:
+            self._recovery_listener(None)
+
+    def _close_suspended(self, error: BaseException) -> None:
+        """Recovery ended without this channel: report it closed."""
+        self._recovering = False
+        try:
+            self._on_close.run(self, error)
+        finally:
+            self._cleanup()
+
+    def _close_while_recovering(self, reply_code: int, reply_text: str) -> None:
+        machine = self._machine
+        if machine is not None and machine.state is not ChannelState.CLOSED:
+            raise self._recovering_error("close")  # being re-opened right now
+        recovery = self.connection._recovery
+        if recovery is not None:
+            recovery.ledger.forget_channel(self.channel_number)
+        self._close_suspended(exceptions.ChannelClosedByClient(reply_code, reply_text))
 
 
 class _FlowReply:

@@ -23,6 +23,7 @@ from pika import callback as callback_mod
 from pika import channel as channel_mod
 from pika import exceptions, frame, spec
 from pika._callback_list import CallbackList
+from pika._connection_recovery import ConnectionRecovery
 from pika._engine import events as ev
 from pika._engine.connection import ConnectionEngine
 from pika._engine.handshake import PRODUCT, HandshakeConfig, client_properties
@@ -96,6 +97,9 @@ class Connection(abc.ABC):
         self._tick_handle: object | None = None
         self._tick_deadline: float | None = None
         self._opened = False
+        self._recovery: ConnectionRecovery | None = None
+        if self.params.recovery is not None:
+            self._recovery = ConnectionRecovery(self, self.params.recovery)
         self._engine = self._new_engine()
         self._handlers = self._event_handlers()
         if internal_connection_workflow:
@@ -153,7 +157,21 @@ class Connection(abc.ABC):
     def _on_stream_terminated(self, error: Exception | None = None) -> None:
         """The stream is gone (``error`` None for a requested close)."""
         self._cancel_tick()
-        self._dispatch(self._engine.connection_lost(error))
+        recovery = self._recovery
+        if recovery is None:
+            self._dispatch(self._engine.connection_lost(error))
+            return
+        before = recovery.snapshot()
+        events = self._engine.connection_lost(error)
+        if not recovery.takes_over(events):
+            self._dispatch(events)
+            return
+        self._dispatch_depth += 1
+        try:
+            recovery.on_lost(events, before)
+        finally:
+            self._dispatch_depth -= 1
+        self._flush()
 
     # -- public properties ----------------------------------------------
 
@@ -176,6 +194,11 @@ class Connection(abc.ABC):
     def is_closed(self) -> bool:
         """True once the connection is fully closed."""
         return self._engine.state == self.CONNECTION_CLOSED
+
+    @property
+    def is_recovering(self) -> bool:
+        """True while automatic recovery is re-establishing a lost connection."""
+        return self._recovery is not None and self._recovery.active
 
     @property
     def server_properties(self) -> dict[str, Any] | None:
@@ -279,6 +302,22 @@ class Connection(abc.ABC):
         """Forget an unblocked callback; True if it was registered."""
         return self._on_unblocked.remove(callback)
 
+    def add_on_recovery_callback(self, callback: Callback) -> None:
+        """``callback(connection, event)`` for each ``pika.recovery`` event.
+
+        Events: RecoveryStarted (the connection was lost), RecoveryAttemptScheduled,
+        RecoveryAttemptFailed, Recovered and RecoveryGaveUp.  Needs recovery enabled.
+        """
+        if self._recovery is None:
+            raise exceptions.ConnectionWrongStateError(
+                "add_on_recovery_callback needs recovery enabled in the connection parameters"
+            )
+        self._recovery.listeners.add(_checked(callback))
+
+    def remove_on_recovery_callback(self, callback: Callback) -> bool:
+        """Forget a recovery callback; True if it was registered."""
+        return self._recovery is not None and self._recovery.listeners.remove(callback)
+
     def add_backpressure_callback(self, callback: Callback) -> None:
         """Legacy (pika 0.x): ``callback(connection)`` when the write buffer backs up."""
         self._backpressure.add(_checked(callback))
@@ -320,6 +359,8 @@ class Connection(abc.ABC):
                 f"Illegal close({reply_code}, {reply_text!r}) request on {self!r} because it "
                 f"was called while connection state={self._STATE_NAMES[self.connection_state]}."
             )
+        if self._recovery is not None and self._recovery.active:
+            self._recovery.stop_for_close(reply_code, reply_text)
         events = self._engine.close(reply_code, reply_text)
         self._dispatch(events)
 
@@ -405,6 +446,7 @@ class Connection(abc.ABC):
             ev.PublishConfirmed: self._channel_event,
             ev.ConsumerCancelled: self._channel_event,
             ev.FlowChanged: self._channel_event,
+            ev.PublishOutcomeUnknown: self._channel_event,
         }
 
     def _on_delivery(self, event: ev.DeliveryReceived) -> None:
@@ -434,6 +476,9 @@ class Connection(abc.ABC):
 
     def _on_opened(self, event: ev.ConnectionOpened) -> None:
         self._opened = True
+        if self._recovery is not None and self._recovery.active:
+            self._recovery.on_opened()
+            return
         self._on_open.run(self)
 
     def _on_blocked_event(self, event: ev.ConnectionBlocked) -> None:
@@ -452,6 +497,11 @@ class Connection(abc.ABC):
 
     def _on_terminated(self, event: ev.ConnectionTerminated) -> None:
         self._cancel_tick()
+        recovery = self._recovery
+        if recovery is not None and recovery.closing is not None:
+            # The application closed during recovery: a normal close, whatever the stream did.
+            recovery.after_close()
+            event = ev.ConnectionTerminated(recovery.closing, True)
         self._channels.clear()
         if event.was_open:
             LOGGER.info("Connection closed: %r", event.error)
@@ -523,7 +573,10 @@ class Connection(abc.ABC):
             host=params.host,
             port=params.port,
         )
-        return ConnectionEngine(config)
+        engine = ConnectionEngine(config)
+        if self._recovery is not None:
+            engine.ledger = self._recovery.ledger
+        return engine
 
 
 def _call_heartbeat(user_callable: Callback, connection: Connection, server_value: int) -> int:

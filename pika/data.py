@@ -44,8 +44,15 @@ _U32 = U32.unpack_from
 _PACK_SIZE = U32.pack
 _PACK_STR_HEAD = _TAGGED_U32.pack
 _PACK_INT = _TAGGED_I32.pack
-_I32 = struct.Struct(">i").unpack_from
+# Tag octet and the 32-bit word after it: the length of 'S' or the value of 'I'.
+_TAG_WORD = _TAGGED_U32.unpack_from
 _INT32_MIN, _INT32_MAX = -(2**31), 2**31 - 1
+# Precomputed encodings of the commonest small values: indexing a tuple is far
+# cheaper than a struct.pack call per table entry.
+_SMALL = 256
+_STR_HEADS = tuple(_TAGGED_U32.pack(83, n) for n in range(_SMALL))  # 'S' + length
+_SMALL_INTS = tuple(_TAGGED_I32.pack(73, n) for n in range(_SMALL))  # 'I' + value
+_SIZES = tuple(U32.pack(n) for n in range(_SMALL))
 
 # Fixed-size numeric tags -> decoder. 'l' is signed like RabbitMQ (pika 1.4);
 # 'f'/'d' are real floats (pika master).
@@ -101,13 +108,17 @@ def table_bytes(table: Mapping[str, Any] | None, pieces: list[bytes] | None = No
         kind = type(value)
         if kind is str:
             raw = value.encode()
-            parts += (name, _PACK_STR_HEAD(83, len(raw)), raw)
+            size = len(raw)
+            parts += (name, _STR_HEADS[size] if size < _SMALL else _PACK_STR_HEAD(83, size), raw)
+        elif kind is int and 0 <= value < _SMALL:
+            parts += (name, _SMALL_INTS[value])
         elif kind is int and _INT32_MIN <= value <= _INT32_MAX:
             parts += (name, _PACK_INT(73, value))
         else:
             parts += (name, value_bytes(value, parts if pieces is None else pieces))
     body = b"".join(parts)
-    return _PACK_SIZE(len(body)) + body
+    size = len(body)
+    return (_SIZES[size] if size < _SMALL else _PACK_SIZE(size)) + body
 
 
 def value_bytes(value: Any, pieces: list[bytes]) -> bytes:
@@ -235,17 +246,19 @@ def decode_table_at(data: bytes | bytearray, pos: int, depth: int) -> tuple[dict
         except UnicodeDecodeError:
             key = bytes(raw)
         # Inline the two commonest tags; _value_at handles every tag.
-        tag = data[stop]
+        try:
+            tag, size = _TAG_WORD(data, stop)
+        except struct.error:
+            tag = 0  # under 5 bytes left: a short value or truncation, for _value_at
         if tag == 83:  # 'S'
-            (size,) = _U32(data, stop + 1)
             pos = stop + 5 + size
             raw = data[stop + 5 : pos]
             try:
                 result[key] = raw.decode()
             except UnicodeDecodeError:
                 result[key] = bytes(raw)
-        elif tag == 73:  # 'I'
-            result[key] = _I32(data, stop + 1)[0]
+        elif tag == 73:  # 'I': the word read as unsigned, made signed
+            result[key] = size - 0x100000000 if size > _INT32_MAX else size
             pos = stop + 5
         else:
             result[key], pos = _value_at(data, stop, depth)

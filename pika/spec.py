@@ -34,6 +34,15 @@ from pika.exchange_type import ExchangeType
 
 str_or_bytes = (str, bytes)
 
+
+def _skip_flag_words(encoded: bytes | bytearray, offset: int) -> int:
+    """Offset past continuation property-flag words (no property uses them yet)."""
+    while True:
+        word = encoded[offset] << 8 | encoded[offset + 1]
+        offset += 2
+        if not word & 1:
+            return offset
+
 PROTOCOL_VERSION = (0, 9, 1)
 PORT = 5672
 
@@ -2356,12 +2365,10 @@ class BasicProperties(amqp_object.Properties):
     ) -> int:
         """Decode into a fresh instance; return the offset past the properties."""
         try:
-            (flags,) = _S_H.unpack_from(encoded, offset)
+            flags = encoded[offset] << 8 | encoded[offset + 1]
             offset += 2
-            word = flags
-            while word & 1:  # continuation: further flag words follow
-                (word,) = _S_H.unpack_from(encoded, offset)
-                offset += 2
+            if flags & 1:  # continuation: further flag words follow
+                offset = _skip_flag_words(encoded, offset)
             if flags & 0x8000:
                 stop1 = offset + 1 + encoded[offset]
                 raw = encoded[offset + 1:stop1]

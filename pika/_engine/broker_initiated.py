@@ -75,6 +75,9 @@ class BrokerInitiated:
 
     def _on_ack(self, method_frame: frame.Method[Any], events: Events) -> None:
         method = method_frame.method
+        if self.confirms.tag_offset:
+            # The application sees the numbering its publishes got (recovery epochs).
+            method.delivery_tag = self.confirms.wire_to_local(method.delivery_tag)
         first, last = self.confirms.settle(method.delivery_tag, method.multiple)
         returned, self._last_return = self._last_return, None
         acked = type(method) is spec.Basic.Ack

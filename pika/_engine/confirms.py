@@ -7,7 +7,7 @@ unsettled tag up to its own; single acks may arrive out of order.
 
 With automatic recovery a channel re-opened on a new connection continues
 its predecessor's numbering (``continue_from``): the broker restarts at 1, so
-``tag_offset`` is added to the tags it sends.  What was unsettled at the drop
+``tag_offset`` is added to the tags it sends (``wire_to_local``).  What was unsettled at the drop
 is reported by ``unsettled_ranges`` as outcome unknown.
 """
 
@@ -62,14 +62,16 @@ class ConfirmTracker:
         self.next_tag = tag + 1
         return tag
 
+    def wire_to_local(self, delivery_tag: int) -> int:
+        """The tag an Ack/Nack names in this channel's numbering (0 stays 0)."""
+        return delivery_tag + self.tag_offset if delivery_tag else 0
+
     def unsettled(self) -> int:
         """How many publishes await an Ack or Nack."""
         return self.next_tag - self.lowest_unsettled - len(self._out_of_order)
 
     def settle(self, delivery_tag: int, multiple: bool) -> tuple[int, int]:
-        """Return the inclusive tag range an Ack/Nack settles."""
-        if self.tag_offset and delivery_tag:
-            delivery_tag += self.tag_offset
+        """Return the inclusive tag range an Ack/Nack settles (``delivery_tag`` as numbered here)."""
         if multiple or delivery_tag == 0:
             last = delivery_tag if delivery_tag else self.next_tag - 1
             first = self.lowest_unsettled

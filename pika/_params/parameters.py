@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any, SupportsIndex, SupportsInt, TypeAlias, cast
 
 import pika.credentials as _credentials
+from pika._engine.policy import RecoveryPolicy
 from pika._params.ssl_options import SSLOptions
 from pika.credentials import Credentials, PlainCredentials
 
@@ -90,6 +91,7 @@ class Parameters:
         "_host",
         "_locale",
         "_port",
+        "_recovery",
         "_retry_delay",
         "_socket_timeout",
         "_ssl_options",
@@ -110,6 +112,7 @@ class Parameters:
     DEFAULT_HOST = "localhost"
     DEFAULT_LOCALE = "en_US"
     DEFAULT_PORT = 5672
+    DEFAULT_RECOVERY: RecoveryPolicy | None = None
     DEFAULT_RETRY_DELAY = 2.0
     DEFAULT_SOCKET_TIMEOUT = 10.0
     DEFAULT_STACK_TIMEOUT = 15.0
@@ -130,6 +133,7 @@ class Parameters:
         self.host = self.DEFAULT_HOST
         self.locale = self.DEFAULT_LOCALE
         self.port = self.DEFAULT_PORT
+        self.recovery = self.DEFAULT_RECOVERY
         self.retry_delay = self.DEFAULT_RETRY_DELAY
         self.socket_timeout = self.DEFAULT_SOCKET_TIMEOUT
         self.stack_timeout = self.DEFAULT_STACK_TIMEOUT
@@ -160,6 +164,26 @@ class Parameters:
         self._blocked_connection_timeout = _optional_timeout(
             "blocked_connection_timeout", value, allow_zero=True
         )
+
+    @property
+    def recovery(self) -> RecoveryPolicy | None:
+        """Automatic recovery policy (not in pika 1.4); None (the default) disables it.
+
+        Assign True for the default ``RecoveryPolicy``, False or None to disable.
+        """
+        return self._recovery
+
+    @recovery.setter
+    def recovery(self, value: RecoveryPolicy | bool | None) -> None:
+        if value is True:
+            value = RecoveryPolicy()
+        elif value is False:
+            value = None
+        if value is not None and not isinstance(value, RecoveryPolicy):
+            raise TypeError(
+                f"recovery must be a RecoveryPolicy, a bool or None, but got {_type_name(value)}"
+            )
+        self._recovery = value
 
     @property
     def channel_max(self) -> int:
@@ -352,6 +376,8 @@ class ConnectionParameters(Parameters):
         blocked_connection_timeout: float | _Unset | None = _DEFAULT,
         client_properties: dict[str, Any] | _Unset | None = _DEFAULT,
         tcp_options: dict[str, Any] | _Unset | None = _DEFAULT,
+        *,
+        recovery: RecoveryPolicy | bool | _Unset | None = _DEFAULT,
         **kwargs: Any,
     ) -> None:
         if kwargs:
@@ -378,6 +404,7 @@ class ConnectionParameters(Parameters):
                 ("blocked_connection_timeout", blocked_connection_timeout),
                 ("client_properties", client_properties),
                 ("tcp_options", tcp_options),
+                ("recovery", recovery),
             )
             if value is not self._DEFAULT
         }

@@ -10,12 +10,14 @@ Error messages never echo the URL: it may carry a password.
 from __future__ import annotations
 
 import ast
+import dataclasses
 import logging
 import ssl
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import ParseResult, parse_qs, unquote, urlparse
 
+from pika._engine.policy import RecoveryPolicy
 from pika._params.parameters import Parameters
 from pika._params.ssl_options import SSLOptions
 from pika.credentials import PlainCredentials
@@ -171,6 +173,33 @@ def _literal_setter(name: str) -> _QuerySetter:
     return apply
 
 
+_TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
+_FALSE_WORDS = frozenset({"0", "false", "no", "off"})
+
+
+def _set_recovery(params: URLParameters, value: str) -> None:
+    word = value.strip().lower()
+    if word not in _TRUE_WORDS | _FALSE_WORDS:
+        raise ValueError(f"recovery must be true or false in the URL, got {value!r}")
+    enabled = word in _TRUE_WORDS
+    if not enabled:
+        params.recovery = None
+    elif params.recovery is None:
+        params.recovery = RecoveryPolicy()
+
+
+def _recovery_setter(field: str, convert: Callable[[str, str], Any]) -> _QuerySetter:
+    """``recovery_<field>``: sets one policy field (and enables recovery)."""
+
+    def apply(params: URLParameters, value: str) -> None:
+        policy = params.recovery or RecoveryPolicy()
+        params.recovery = dataclasses.replace(
+            policy, **{field: convert(f"recovery_{field}", value)}
+        )
+
+    return apply
+
+
 def _set_locale(params: URLParameters, value: str) -> None:
     params.locale = value
 
@@ -225,6 +254,11 @@ _QUERY_SETTERS: dict[str, _QuerySetter] = {
     "frame_max": _int_setter("frame_max"),
     "heartbeat": _int_setter("heartbeat"),
     "locale": _set_locale,
+    "recovery": _set_recovery,
+    "recovery_initial_delay": _recovery_setter("initial_delay", _to_float),
+    "recovery_max_attempts": _recovery_setter("max_attempts", _to_int),
+    "recovery_max_delay": _recovery_setter("max_delay", _to_float),
+    "recovery_publish_wait_timeout": _recovery_setter("publish_wait_timeout", _to_float),
     "retry_delay": _float_setter("retry_delay"),
     "socket_timeout": _float_setter("socket_timeout"),
     "stack_timeout": _float_setter("stack_timeout"),

@@ -33,6 +33,7 @@ from pika.frame import protocol_header as _protocol_header
 
 from .errors import FRAME_ERROR, SYNTAX_ERROR, MalformedFrameError, truncated
 from .primitives import CONTENT_HEADER, FRAME_HEADER, U32
+from .propmemo import PropertiesMemo
 
 __all__ = ["ContentFrame", "FrameReader"]
 
@@ -73,7 +74,7 @@ def _frame_error(text: str) -> MalformedFrameError:
 class FrameReader:
     """Decode inbound frames from bytes fed in arbitrary pieces."""
 
-    __slots__ = ("_buf", "_limit", "_pending", "_pos")
+    __slots__ = ("_buf", "_limit", "_memo", "_pending", "_pos")
 
     def __init__(self, max_frame_size: int) -> None:
         self._buf = bytearray()
@@ -81,6 +82,7 @@ class FrameReader:
         # A bytes chunk fed while the buffer was empty, parsed without copying.
         self._pending: bytes | None = None
         self._limit = 0
+        self._memo = PropertiesMemo()
         self.max_frame_size = max_frame_size
 
     @property
@@ -236,11 +238,12 @@ class FrameReader:
             or data[end] != 206
         ):
             return None, stop
-        props = _new(_Properties)
+        raw = data[head + 19 : header]
         try:
-            if props._decode_at(data, head + 19) != header:
-                return None, stop
+            props = self._memo.decode(raw if type(raw) is bytes else bytes(raw))
         except (MalformedFrameError, InvalidFieldTypeException):
+            return None, stop
+        if props is None:
             return None, stop
         method = _new(_Deliver)
         method.consumer_tag = consumer_tag
@@ -271,8 +274,8 @@ class FrameReader:
             return None, stop
         try:
             method = _content_method(data[start:stop])
-            props = _new(_Properties)
-            if props._decode_at(data, head + 19) != header:
+            props = self._memo.decode(bytes(data[head + 19 : header]))
+            if props is None:
                 raise truncated(_Properties.NAME)
         except (MalformedFrameError, InvalidFieldTypeException):
             return None, stop

@@ -228,7 +228,7 @@ class BlockingChannel(RpcMethods):
             return
         if self._broker_close is not None:
             raise self._take_broker_close()
-        self._impl.basic_publish(exchange, routing_key, body, properties, mandatory)
+        self._impl._publish(exchange, routing_key, body, properties, mandatory)
         self._connection._written()
 
     def _publish_confirmed(
@@ -239,14 +239,18 @@ class BlockingChannel(RpcMethods):
         properties: spec.BasicProperties | None,
         mandatory: bool,
     ) -> None:
-        self._check_open()
+        if self._broker_close is not None:
+            raise self._take_broker_close()
         self._confirmation = None
         impl = self._impl
         # _publish returns the confirm tag this message will be settled under.
         self._awaited_tag = impl._publish(exchange, routing_key, body, properties, mandatory)
         try:
-            # _wait inlined: this runs once per confirmed message.
-            self._connection._pump(lambda: self._confirmation is not None or impl.is_closed)
+            # _wait inlined: this runs once per confirmed message; the confirm can only
+            # arrive in an I/O step, hence awaiting=True.
+            self._connection._pump(
+                lambda: self._confirmation is not None or impl.is_closed, awaiting=True
+            )
         finally:
             self._awaited_tag = 0
         event, self._confirmation = self._confirmation, None

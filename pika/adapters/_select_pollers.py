@@ -223,6 +223,19 @@ class EPollPoller(PollPoller):
     def _create_poll(self) -> Any:
         return select.epoll()
 
+    def native_poll(self) -> Callable[[float], list[tuple[int, int]]]:
+        """The OS wait itself: ``f(timeout_seconds)`` returns raw ``(fd, epoll mask)`` pairs.
+
+        For a driver that handles the common readiness itself and passes anything
+        else to ``dispatch_native``.
+        """
+        wait: Callable[[float], list[tuple[int, int]]] = self._poll.poll
+        return wait
+
+    def dispatch_native(self, pairs: list[tuple[int, int]]) -> None:
+        """Dispatch pairs obtained from ``native_poll()`` like ``poll()`` would."""
+        self._dispatch([(fd, _POLL_MASKS[mask & _MASK_BITS]) for fd, mask in pairs])
+
     def _wait(self, timeout: float) -> list[tuple[int, int]]:
         pairs = self._poll.poll(timeout * self.POLL_TIMEOUT_MULT)
         return [(fd, _POLL_MASKS[mask & _MASK_BITS]) for fd, mask in pairs]

@@ -254,7 +254,10 @@ class BaseConnection(connection.Connection, AbstractStreamProtocol):
         return self._proto_eof_received()
 
     def data_received(self, data: bytes) -> None:
-        self._proto_data_received(data)
+        # Straight to the core: this runs once per inbound batch. An exception raised
+        # here (user callbacks included) is caught by the transport, logged, and
+        # aborts the stream with that error.
+        self._on_data_available(data)
 
     def _proto_connection_made(self, transport: AbstractStreamTransport) -> None:
         LOGGER.debug("%r: stream connected", self)
@@ -262,8 +265,6 @@ class BaseConnection(connection.Connection, AbstractStreamProtocol):
         self._on_stream_connected()
 
     def _proto_data_received(self, data: bytes) -> None:
-        # An exception raised here (user callbacks included) is caught by the
-        # transport, logged, and aborts the stream with that error.
         self._on_data_available(data)
 
     def _proto_eof_received(self) -> bool:

@@ -30,6 +30,7 @@ from pika._callback_list import CallbackList
 from pika._params import Parameters
 from pika.adapters import select_connection
 from pika.adapters._blocking_channel import BlockingChannel
+from pika.adapters._blocking_io import IOStepper
 from pika.adapters._blocking_support import (
     Consumer,
     EventQueue,
@@ -50,10 +51,6 @@ LOGGER = logging.getLogger(__name__)
 
 #: Longest time a publish/ack without backlog goes without a zero-wait I/O pass.
 _IO_INTERVAL = 0.01
-
-
-def _noop() -> None:
-    """Timer body used to make one poll return at once."""
 
 
 class BlockingConnection:
@@ -80,6 +77,7 @@ class BlockingConnection:
         self._on_unblocked = CallbackList("blocking connection unblocked")
         self._on_close: list[Callable[..., Any]] = []
         self._ioloop = select_connection.IOLoop()
+        self._stepper = IOStepper(self._ioloop)
         self._impl = self._connect(configs, _impl_class or select_connection.SelectConnection)
         self._impl.add_on_close_callback(self._on_impl_closed)
         self._impl.add_on_connection_blocked_callback(self._on_impl_blocked)
@@ -116,38 +114,42 @@ class BlockingConnection:
 
     # -- driving the loop ---------------------------------------------------
 
-    def _pump(self, done: Callable[[], bool] | None = None) -> None:
-        """Run I/O until output is flushed and ``done()`` holds, or the connection ends."""
+    def _pump(
+        self,
+        done: Callable[[], bool] | None = None,
+        deadline: float | None = None,
+        awaiting: bool = False,
+    ) -> None:
+        """Run I/O until output is flushed and ``done()`` holds, or the connection ends.
+
+        With a ``deadline`` (time.monotonic() seconds) it also stops once that has passed
+        (after at least one I/O step, unless ``done()`` held from the start).
+        ``awaiting`` says ``done()`` cannot hold before an I/O step (the answer to a
+        request just sent), so the first check is skipped.
+        """
         impl = self._impl
         if impl.is_closed:
             self._raise_closed()
-        loop = self._ioloop
+        step = self._stepper.step
         buffered = impl._get_write_buffer_size
-        while buffered() or not (done is None or done()):
+        expired = closed = False
+        # buffered() is asked last: it is only worth asking once the caller is satisfied.
+        while awaiting or not (expired or done is None or done()) or buffered():
+            awaiting = False
+            step(impl, deadline)
             if impl.is_closed:
+                closed = True
                 break
-            loop.poll()
-            loop.process_timeouts()
+            if deadline is not None:
+                expired = time.monotonic() >= deadline
         self._last_io = time.monotonic()
-        if impl.is_closed:
+        if closed:
             self._raise_closed(during_pump=True)
-
-    def _pump_for(self, time_limit: float, done: Callable[[], bool]) -> None:
-        """``_pump`` bounded by ``time_limit`` seconds (a timer on the loop)."""
-        expired = Reply()
-        handle = self._ioloop.call_later(time_limit, functools.partial(expired, True))
-        try:
-            self._pump(lambda: expired.done or done())
-        finally:
-            self._ioloop.remove_timeout(handle)
 
     def _written(self) -> None:
         """After an async write: flush if backed up, and look at inbound data now and then."""
         if self._impl._get_write_buffer_size() or time.monotonic() - self._last_io >= _IO_INTERVAL:
-            loop = self._ioloop
-            loop.call_later(0, _noop)  # a due timer makes this poll return at once
-            loop.poll()
-            loop.process_timeouts()
+            self._stepper.step(self._impl, 0.0)  # a deadline in the past: no waiting
             self._pump()
 
     def _raise_closed(self, during_pump: bool = False) -> None:
@@ -246,7 +248,7 @@ class BlockingConnection:
         if time_limit is None:
             self._pump(self._has_ready_events)
         else:
-            self._pump_for(time_limit, self._has_ready_events)
+            self._pump(self._has_ready_events, time.monotonic() + time_limit)
         if self._dispatching:
             return
         self._dispatch()

@@ -221,13 +221,15 @@ class IOLoop(AbstractSelectorIOLoop):
             self._poller.remove_handler(self._waker.fileno())
             self._poller_active = False
 
-    def poll(self) -> None:
-        """Wait for and dispatch fd events once."""
+    def poll(self, max_wait: float | None = None) -> None:
+        """Wait for and dispatch fd events once (waiting at most ``max_wait`` seconds)."""
         if self._callbacks:
             timeout = 0.0
         else:
             wait = self._timers.seconds_to_next()
             timeout = _PollerBase._MAX_POLL_TIMEOUT if wait is None else wait
+            if max_wait is not None and max_wait < timeout:
+                timeout = max_wait
         self._poller.poll(timeout)
 
     def process_timeouts(self) -> None:

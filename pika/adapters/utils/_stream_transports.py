@@ -224,17 +224,37 @@ class _AsyncTransportBase(AbstractStreamTransport):
 class _AsyncPlaintextTransport(_AsyncTransportBase):
     """Transport over a plain TCP socket."""
 
+    def write(self, data: bytes) -> None:
+        # The common case, nothing queued: one send and no writer bookkeeping (this
+        # runs once per publish or ack).  Everything else takes the general path.
+        sock = self._sock
+        if self._tx or self._closing or sock is None or not data:
+            super().write(data)
+            return
+        try:
+            count = sock.send(data)
+        except (BlockingIOError, InterruptedError):
+            count = 0
+        except Exception as exc:
+            self._fail(exc)
+            return
+        if count < len(data):
+            self._tx.append(memoryview(data)[count:] if count else data)
+            self._tx_size += len(data) - count
+            self._update_writer()
+
     def _read_ready(self) -> None:
         budget = MAX_RX_PER_EVENT
+        buffer, view = self._rx_buf, self._rx_view
         while budget > 0 and not self._closing and self._sock is not None:
             try:
-                count = self._sock.recv_into(self._rx_buf)
+                count = self._sock.recv_into(buffer)
             except (BlockingIOError, InterruptedError):
                 return
             if count == 0:
                 self._on_eof()
                 return
-            self._deliver(count)
+            self._protocol.data_received(view[:count].tobytes())
             if count < RX_BUFFER_SIZE:
                 return
             budget -= count

@@ -307,8 +307,14 @@ def test_appending_to_valid_types_works(monkeypatch: pytest.MonkeyPatch) -> None
 
 def test_signature_order_and_sentinel_defaults() -> None:
     signature = inspect.signature(ConnectionParameters.__init__)
-    names = [name for name in signature.parameters if name not in ("self", "kwargs")]
+    names = [
+        name
+        for name, parameter in signature.parameters.items()
+        if name != "self" and parameter.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD
+    ]
     assert names == POSITIONAL_ORDER
+    # Our addition is keyword-only, so pika's positional calls keep their meaning.
+    assert signature.parameters["recovery"].kind is inspect.Parameter.KEYWORD_ONLY
     for name in names:
         parameter = signature.parameters[name]
         assert parameter.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD

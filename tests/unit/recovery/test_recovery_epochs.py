@@ -111,6 +111,7 @@ def test_confirm_tags_continue_after_recovery(chunk: int | None) -> None:
     broker.received()
     [first] = broker.send(channel.number, pc.Basic.Ack(delivery_tag=2, multiple=True))
     assert isinstance(first, ev.PublishConfirmed) and (first.first_tag, first.last_tag) == (4, 5)
+    assert first.frame.method.delivery_tag == 5  # the application's numbering, not the wire's
     [nack] = broker.send(channel.number, pc.Basic.Nack(delivery_tag=3))
     assert isinstance(nack, ev.PublishConfirmed) and (nack.first_tag, nack.acked) == (6, False)
     assert channel.confirms.unsettled() == 0
@@ -174,4 +175,6 @@ def test_unsettled_ranges_skip_out_of_order_settlements() -> None:
     follower.continue_from(tracker)
     assert follower.unsettled_ranges() == [] and follower.on_publish() == 0  # not enabled yet
     follower.enable()
-    assert follower.on_publish() == 9 and follower.settle(1, False) == (9, 9)
+    assert follower.on_publish() == 9 and follower.wire_to_local(1) == 9
+    assert follower.settle(follower.wire_to_local(1), False) == (9, 9)
+    assert follower.wire_to_local(0) == 0  # 'everything so far' keeps its meaning
