@@ -53,6 +53,7 @@ class ConnectionRecovery:
         self.listeners = CallbackList("recovery")
         self.replay: TopologyReplay | None = None
         self.closing: exceptions.ConnectionClosedByClient | None = None
+        self.app_closed = False  # the application called close(): never recover again
         self._timer: object | None = None
 
     # -- queries --------------------------------------------------------
@@ -75,7 +76,7 @@ class ConnectionRecovery:
 
     def takes_over(self, events: list[ev.Event]) -> bool:
         """Whether this termination belongs to recovery rather than the close path."""
-        if self.closing is not None or not events:
+        if self.app_closed or not events:
             return False
         terminated = events[-1]
         if not isinstance(terminated, ev.ConnectionTerminated):
@@ -192,6 +193,7 @@ class ConnectionRecovery:
     def stop_for_close(self, reply_code: int, reply_text: str) -> None:
         """``Connection.close()`` during recovery: stop, and close with these words."""
         self.closing = exceptions.ConnectionClosedByClient(reply_code, reply_text)
+        self.app_closed = True
         self._cancel_timer()
         if self.replay is not None:
             self.replay.cancel()

@@ -15,7 +15,7 @@ import copy
 import functools
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pika
@@ -359,8 +359,10 @@ class Connection(abc.ABC):
                 f"Illegal close({reply_code}, {reply_text!r}) request on {self!r} because it "
                 f"was called while connection state={self._STATE_NAMES[self.connection_state]}."
             )
-        if self._recovery is not None and self._recovery.active:
-            self._recovery.stop_for_close(reply_code, reply_text)
+        if self._recovery is not None:
+            if self._recovery.active:
+                self._recovery.stop_for_close(reply_code, reply_text)
+            self._recovery.app_closed = True
         events = self._engine.close(reply_code, reply_text)
         self._dispatch(events)
 
@@ -389,6 +391,8 @@ class Connection(abc.ABC):
             raise exceptions.ConnectionWrongStateError(
                 f"connect() requires a closed connection: {self!r}"
             )
+        if self._recovery is not None:
+            self._recovery = ConnectionRecovery(self, self._recovery.policy)
         self._engine = self._new_engine()
         self._opened = False
         self._adapter_call_later(0, self._adapter_connect_stream)
@@ -398,6 +402,11 @@ class Connection(abc.ABC):
         return f"<{self.__class__.__name__} {state} params={self.params!r}>"
 
     # -- internals shared with Channel ------------------------------------
+
+    def _use_recovery_hosts(self, hosts: Sequence[Parameters]) -> None:
+        """Recovery tries these endpoints in turn (``create_connection``'s configs)."""
+        if self._recovery is not None:
+            self._recovery.set_hosts(hosts)
 
     def _abort(self, error: Exception) -> None:
         """Drop the stream now and report ``error`` as the close reason (no AMQP close).

@@ -61,6 +61,11 @@ class BlockingChannel(RpcMethods):
         self._confirming = False
         self._awaited_tag = 0
         self._confirmation: ev.PublishConfirmed | None = None
+        # Automatic recovery: bumped on each suspension, so waits in progress give up.
+        self._suspensions = 0
+        self._outcome_unknown: exceptions.PublishOutcomeUnknownError | None = None
+        channel_impl._recovery_listener = self._on_impl_recovery
+        channel_impl._outcome_listener = self._on_impl_outcome_unknown
         channel_impl.add_on_close_callback(self._on_impl_closed)
         channel_impl.add_on_return_callback(self._on_impl_returned)
         channel_impl.add_on_cancel_callback(self._on_impl_cancelled)
@@ -124,10 +129,16 @@ class BlockingChannel(RpcMethods):
         raise self._take_broker_close()
 
     def _wait(self, done: Callable[[], bool]) -> None:
-        """Run I/O until ``done()``; raise if the channel closes first."""
+        """Run I/O until ``done()``; raise if the channel closes (or is suspended) first."""
         impl = self._impl
-        self._connection._pump(lambda: done() or impl.is_closed)
+        suspensions = self._suspensions
+        self._connection._pump(lambda: done() or impl.is_closed or self._suspensions != suspensions)
         if not done():
+            if self._suspensions != suspensions:
+                raise exceptions.ConnectionRecoveringError(
+                    f"The connection was lost while channel {self.channel_number} waited "
+                    "for a reply; it is recovering: retry the call once it has recovered"
+                )
             self._raise_closed()
 
     def _process_data_events(self, time_limit: float | None) -> None:
@@ -159,6 +170,14 @@ class BlockingChannel(RpcMethods):
             consumer.pending.append(None)
         elif consumer is not None:
             self._connection._events.append((self._fire_cancel, method_frame, consumer, None))
+
+    def _on_impl_recovery(self, error: BaseException | None) -> None:
+        if error is not None:
+            self._suspensions += 1
+
+    def _on_impl_outcome_unknown(self, error: exceptions.PublishOutcomeUnknownError) -> None:
+        if error.first_tag <= self._awaited_tag <= error.last_tag:
+            self._outcome_unknown = error
 
     def _on_impl_confirmed(self, event: ev.PublishConfirmed) -> None:
         if event.first_tag <= self._awaited_tag <= event.last_tag:
@@ -228,8 +247,16 @@ class BlockingChannel(RpcMethods):
             return
         if self._broker_close is not None:
             raise self._take_broker_close()
-        self._impl._publish(exchange, routing_key, body, properties, mandatory)
+        try:
+            self._impl._publish(exchange, routing_key, body, properties, mandatory)
+        except exceptions.ConnectionRecoveringError:
+            self._publish_after_recovery(exchange, routing_key, body, properties, mandatory)
         self._connection._written()
+
+    def _publish_after_recovery(self, *args: Any) -> int:
+        """A publish refused during recovery: wait (if the policy allows), then retry once."""
+        self._connection._wait_recovered(self._impl)
+        return self._impl._publish(*args)
 
     def _publish_confirmed(
         self,
@@ -244,17 +271,30 @@ class BlockingChannel(RpcMethods):
         self._confirmation = None
         impl = self._impl
         # _publish returns the confirm tag this message will be settled under.
-        self._awaited_tag = impl._publish(exchange, routing_key, body, properties, mandatory)
+        try:
+            tag = impl._publish(exchange, routing_key, body, properties, mandatory)
+        except exceptions.ConnectionRecoveringError:
+            tag = self._publish_after_recovery(exchange, routing_key, body, properties, mandatory)
+        self._awaited_tag = tag
+        suspensions = self._suspensions
         try:
             # _wait inlined: this runs once per confirmed message; the confirm can only
             # arrive in an I/O step, hence awaiting=True.
             self._connection._pump(
-                lambda: self._confirmation is not None or impl.is_closed, awaiting=True
+                lambda: (
+                    self._confirmation is not None
+                    or impl.is_closed
+                    or self._suspensions != suspensions
+                ),
+                awaiting=True,
             )
         finally:
             self._awaited_tag = 0
         event, self._confirmation = self._confirmation, None
         if event is None:
+            unknown, self._outcome_unknown = self._outcome_unknown, None
+            if unknown is not None:
+                raise unknown
             self._raise_closed()
         if not event.acked or event.returned is not None:
             _raise_unconfirmed(event, self.channel_number)

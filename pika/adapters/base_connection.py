@@ -114,7 +114,9 @@ class BaseConnection(connection.Connection, AbstractStreamProtocol):
         nbio = cls._io_services_for(custom_ioloop)
 
         def connection_factory(params: connection.Parameters) -> BaseConnection:
-            return cls(parameters=params, custom_ioloop=nbio, internal_connection_workflow=False)  # type: ignore[call-arg]
+            conn = cls(parameters=params, custom_ioloop=nbio, internal_connection_workflow=False)  # type: ignore[call-arg]
+            conn._use_recovery_hosts(connection_configs)
+            return conn
 
         return cls._start_connection_workflow(
             connection_configs, connection_factory, nbio, workflow, on_done

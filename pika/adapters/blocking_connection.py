@@ -109,7 +109,7 @@ class BlockingConnection:
         return self
 
     def __exit__(self, exc_type: object, exc_value: object, traceback: object) -> None:
-        if self.is_open:
+        if self.is_open or self.is_recovering:
             self.close()
 
     # -- driving the loop ---------------------------------------------------
@@ -359,7 +359,7 @@ class BlockingConnection:
 
     def close(self, reply_code: int = 200, reply_text: str = "Normal shutdown") -> None:
         """Close every open channel (cancelling consumers), then the connection."""
-        if not self.is_open:
+        if not (self.is_open or self.is_recovering):
             raise exceptions.ConnectionWrongStateError(
                 f"BlockingConnection.close({reply_code}, {reply_text!r}) called on closed "
                 "connection."
@@ -391,6 +391,37 @@ class BlockingConnection:
     def is_closed(self) -> bool:
         """True once the connection is closed."""
         return bool(self._impl.is_closed)
+
+    @property
+    def is_recovering(self) -> bool:
+        """True while automatic recovery re-establishes a lost connection."""
+        return bool(self._impl.is_recovering)
+
+    # -- automatic recovery -------------------------------------------------------
+
+    def add_on_recovery_callback(self, callback: Callable[..., Any]) -> None:
+        """``callback(connection, event)`` per ``pika.recovery`` event (run while dispatching)."""
+        _checked(callback)
+
+        def queue_it(_impl: Any, event: object) -> None:
+            self._events.append((call_now, functools.partial(callback, self, event), None, None))
+
+        self._impl.add_on_recovery_callback(queue_it)
+
+    def _wait_recovered(self, impl_channel: Any) -> None:
+        """Wait up to the policy's publish_wait_timeout for ``impl_channel`` to recover.
+
+        Raises ConnectionRecoveringError if it has not (or the policy says not to wait).
+        """
+        policy = self._impl.params.recovery
+        timeout = 0.0 if policy is None else policy.publish_wait_timeout
+        if timeout > 0:
+            self._pump(lambda: not impl_channel._recovering, time.monotonic() + timeout)
+        if impl_channel._recovering:
+            raise exceptions.ConnectionRecoveringError(
+                f"basic_publish refused on channel {impl_channel.channel_number}: the "
+                f"connection is still recovering after {timeout:g} s"
+            )
 
     @property
     def basic_nack_supported(self) -> bool:

@@ -177,7 +177,7 @@ def test_outstanding_confirms_are_reported_outcome_unknown(
     proxy.cut()
     proxy.resume()
     wait_recovered(driver, rec)
-    (_chan, error), = rec.args("unknown")
+    ((_chan, error),) = rec.args("unknown")
     assert isinstance(error, exceptions.PublishOutcomeUnknownError)
     assert (error.first_tag, error.last_tag) == (2, 3)
     ch.basic_publish("", queue, b"four")
