@@ -163,7 +163,7 @@ def test_publishes_during_recovery_fail_fast_and_acks_are_dropped(
 def test_outstanding_confirms_are_reported_outcome_unknown(
     driver: AdapterDriver, broker: Broker, proxy: FaultProxy
 ) -> None:
-    conn, ch, rec = open_recovering(driver, broker, proxy)
+    _conn, ch, rec = open_recovering(driver, broker, proxy)
     queue = unique_name("confirmed")
     driver.rpc(ch.queue_declare, queue, auto_delete=True)
     ch.confirm_delivery(rec.cb("ack"), callback=rec.cb("confirming"))
