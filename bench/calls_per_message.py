@@ -26,6 +26,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import e2e_bench
+import raw_ceiling
+
+import pika
 
 DEFAULT_SCENARIOS = (
     "blocking_publish_confirm",
@@ -72,7 +75,7 @@ def measure(name: str, url: str, count: int, top: int) -> dict[str, float]:
     try:
         scenario.run(url, queue, meter)
     finally:
-        e2e_bench.raw_ceiling.delete_queue(url, queue)
+        raw_ceiling.delete_queue(url, queue)
     if meter.profiler is None:
         raise RuntimeError(f"{name}: the scenario never started its meter")
     stats = pstats.Stats(meter.profiler)
@@ -92,7 +95,7 @@ def main() -> None:
     args = parser.parse_args()
     if not args.url:
         parser.error("--url or PIKA_BENCH_URL is required")
-    print(f"pika {e2e_bench.pika.__version__} from {e2e_bench.pika.__file__}")
+    print(f"pika {pika.__version__} from {pika.__file__}")
     print(f"{'scenario':<26} {'py calls/msg':>12} {'C calls/msg':>12}")
     for name in args.scenarios:
         count = args.count or DEFAULT_COUNTS.get(name, 5000)

@@ -7,8 +7,11 @@ two-entry headers table):
   method, header and body frames with ``pika.frame`` and join them.
 * ``decode_public``: ``pika.frame.decode_frame`` three times over the wire
   bytes of a Basic.Deliver message, returning method, properties and body.
-* ``encode_fast`` / ``decode_fast`` (only when ``pika._wire`` exists, i.e.
-  this rewrite): ``writer.encode_publish`` and ``FrameReader.feed/read``.
+* ``decode_unique_public``: the same, but no two messages have the same
+  property bytes (the trace-id header value counts up).
+* ``encode_fast`` / ``decode_fast`` / ``decode_unique_fast`` (only when
+  ``pika._wire`` exists, i.e. this rewrite): ``writer.encode_publish`` and
+  ``FrameReader.feed/read``.
 
 The script uses only ``pika.spec`` and ``pika.frame`` for the public side so
 it runs unchanged under pika 1.4.4. It prints one JSON object on stdout.
@@ -38,6 +41,7 @@ BODY = bytes(range(64))
 HEADERS = {"trace-id": "4bf92f3577b34da6", "attempt": 1}
 CONTENT_TYPE = "application/octet-stream"
 FRAME_MAX = 131072
+UNIQUE_COUNT = 0  # set by main() from --number and --repeat
 
 
 def make_properties() -> Any:
@@ -82,6 +86,19 @@ def decode_public(data: bytes) -> tuple[Any, Any, bytes]:
     return method_frame.method, header_frame.properties, body_frame.fragment
 
 
+def unique_wires(count: int) -> Callable[[], bytes]:
+    """Deliveries whose trace-id header differs in each of ``count`` messages.
+
+    The 16 hex digits of the header value are patched in a template, so no
+    two messages share their property bytes (nothing can be memoised).
+    """
+    template = deliver_wire()
+    at = template.index(HEADERS["trace-id"].encode())  # type: ignore[union-attr]
+    head, tail = template[:at], template[at + 16 :]
+    wires = iter([head + b"%016x" % index + tail for index in range(count)])
+    return lambda: next(wires)
+
+
 def fast_paths() -> dict[str, Callable[[], object]]:
     """The rewrite's private fast paths, if this pika has them."""
     try:
@@ -101,7 +118,18 @@ def fast_paths() -> dict[str, Callable[[], object]]:
         ((_, method, properties, body),) = items
         return method, properties, body
 
-    return {"encode_fast": encode_fast, "decode_fast": decode_fast}
+    def decode_unique_fast() -> tuple[Any, Any, bytes]:
+        frame_reader.feed(next_unique())
+        items: Any = frame_reader.read()
+        ((_, method, properties, body),) = items
+        return method, properties, body
+
+    next_unique = unique_wires(UNIQUE_COUNT)
+    return {
+        "encode_fast": encode_fast,
+        "decode_fast": decode_fast,
+        "decode_unique_fast": decode_unique_fast,
+    }
 
 
 def check(name: str, result: object, wire: bytes, publish: bytes) -> None:
@@ -111,10 +139,11 @@ def check(name: str, result: object, wire: bytes, publish: bytes) -> None:
             raise SystemExit(f"{name} produced different wire bytes")
         return
     method, props, body = cast(tuple[Any, Any, bytes], result)
+    expected = dict(HEADERS, **{"trace-id": "0" * 16}) if "unique" in name else HEADERS
     ok = (
         method.delivery_tag == 123456
         and method.routing_key == ROUTING_KEY
-        and props.headers == HEADERS
+        and props.headers == expected
         and props.delivery_mode == 2
         and body == BODY
     )
@@ -154,9 +183,14 @@ def main() -> None:
 
     wire = deliver_wire()
     publish = encode_public()
+    # Enough distinct messages for the check, the warm-up and every timed loop.
+    global UNIQUE_COUNT
+    UNIQUE_COUNT = 1 + args.number // 10 + args.number * args.repeat
+    next_unique = unique_wires(UNIQUE_COUNT)
     scenarios: dict[str, Callable[[], object]] = {
         "encode_public": encode_public,
         "decode_public": lambda: decode_public(wire),
+        "decode_unique_public": lambda: decode_public(next_unique()),
         **fast_paths(),
     }
     results = {}

@@ -45,7 +45,12 @@ CEILING_OF = {
     "asyncio_consume": ("consume_ack", raw_ceiling.SMALL_BODY),
     "large_publish": ("publish", raw_ceiling.LARGE_BODY),
     "large_consume": ("consume_ack", raw_ceiling.LARGE_BODY),
+    "blocking_publish_confirm": ("confirm_each", raw_ceiling.SMALL_BODY),
+    "select_publish_confirm": ("confirm_window", raw_ceiling.SMALL_BODY),
+    "rpc_latency": ("rpc_round_trip", raw_ceiling.SMALL_BODY),
 }
+#: Raw modes measured by raw_round_trips.py (the others by raw_ceiling.py).
+ROUND_TRIP_MODES = frozenset({"confirm_each", "confirm_window", "rpc_round_trip"})
 EXTRA_CEILINGS = [("consume_autoack", raw_ceiling.SMALL_BODY)]
 RUN_TIMEOUT = 900
 
@@ -142,8 +147,9 @@ class Session:
             (name for name, ceiling in CEILING_OF.items() if ceiling == (mode, size)),
             "blocking_consume",
         )
+        script = "raw_round_trips.py" if mode in ROUND_TRIP_MODES else "raw_ceiling.py"
         return [
-            sys.executable, str(BENCH / "raw_ceiling.py"), "--url", self.url, "--mode", mode,
+            sys.executable, str(BENCH / script), "--url", self.url, "--mode", mode,
             "--size", str(size), "--count", str(self.counts(scenario)),
         ]  # fmt: skip
 
@@ -215,7 +221,7 @@ def detail_table(session: Session) -> list[str]:
 def ceiling_table(session: Session) -> list[str]:
     lines = ["| raw-socket mode | msgs/s | CPU µs/msg | MB/s |", "|---|---:|---:|---:|"]
     for mode, size in session.ceilings():
-        runs = session.runs[(RAW, ceiling_name(mode, size))]
+        runs = session.runs.get((RAW, ceiling_name(mode, size)), Runs())
         lines.append(
             f"| {ceiling_name(mode, size)} | {num(runs.median('msgs_per_s'))} "
             f"| {num(runs.median('cpu_us_per_msg'), 1)} | {num(runs.median('mb_per_s'), 1)} |"
@@ -264,6 +270,12 @@ def report(session: Session, broker_version: str, load: str) -> str:
         "an ours/ceiling ratio near or above 1 means 'at the ceiling, within noise'.",
         "Raw consume_ack sends one multiple-ack per socket read; raw consume uses",
         "prefetch 1000 (10 for 1 MiB bodies), like the client scenarios.",
+        "For the round-trip scenarios the raw client (raw_round_trips.py) sends",
+        "precomputed frames and waits with one blocking recv: confirm_each and",
+        "rpc_round_trip are the CPU floor of one round trip on this machine at this",
+        "moment (kernel, wake-ups, shared cores), confirm_window the broker's confirm",
+        "ceiling with 1000 in flight. Function calls per message, which do not move",
+        "with the load: `bench/calls_per_message.py`.",
         "",
     ]
     body = [*main_table(session), "", *detail_table(session), "", *ceiling_table(session), ""]

@@ -543,21 +543,35 @@ def properties_encode(fields: list[Field], ctx: Context, name: str) -> list[str]
     ctx.structs.name("H")
 
     def render(bit: int, fld: Field, extra: str) -> list[str]:
+        local = f"p_{fld.name}"
         writer = EncodeWriter(ctx.structs, name)
         writer.add(fld)
         expression = writer.expression()
+        if fld.kind == "octet":
+            # A table of the 256 one-octet encodings; anything else is packed
+            # (and rejected) by struct, as before.
+            expression = f"(_OCTETS.get({local}) if type({local}) is int else None) or {expression}"
+        # Each attribute is read once (a missing one falls back to the class).
+        rename = [(f"self.{fld.name}", local)]
         pad = "            " + extra
         return [
-            f"        {extra}if self.{fld.name} is not None:",
+            f"        {extra}if ({local} := self.{fld.name}) is not None:",
             f"{pad}flags |= 0x{1 << (15 - bit):04X}",
             f"{pad}left -= 1",
-            *[f"{pad}{line}" for line in writer.prelude],
-            f"{pad}parts.append({expression})",
+            *[f"{pad}{_rename(line, rename)}" for line in writer.prelude],
+            f"{pad}parts.append({_rename(expression, rename)})",
         ]
 
     head, rest = property_blocks(fields, render)
     lines += [*head, "        if left > 0:", *rest]
-    return [*lines, "        parts[0] = _S_H.pack(flags)", "        return [b''.join(parts)]"]
+    flag_word = "        parts[0] = _FLAG_WORDS.get(flags) or _flag_word(flags)"
+    return [*lines, flag_word, "        return [b''.join(parts)]"]
+
+
+def _rename(line: str, pairs: list[tuple[str, str]]) -> str:
+    for old, new in pairs:
+        line = line.replace(old, new)
+    return line
 
 
 # -- module -------------------------------------------------------------------
@@ -672,6 +686,18 @@ from pika.exceptions import ShortStringTooLong as _ShortStringTooLong
 from pika.exchange_type import ExchangeType
 
 str_or_bytes = (str, bytes)
+
+
+# Encodings of every octet value and of the property-flag words seen so far:
+# a dict lookup is cheaper than a struct.pack call per message.
+_OCTETS = {value: bytes((value,)) for value in range(256)}
+_FLAG_WORDS: dict[int, bytes] = {}
+
+
+def _flag_word(flags: int) -> bytes:
+    """Pack a property-flag word, remembering it (at most 2**16 of them)."""
+    word = _FLAG_WORDS[flags] = struct.pack(">H", flags)
+    return word
 
 
 def _skip_flag_words(encoded: bytes | bytearray, offset: int) -> int:

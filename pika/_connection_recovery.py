@@ -96,17 +96,21 @@ class ConnectionRecovery:
         if self.replay is not None:
             self.replay.cancel()
             self.replay = None
-        self._suspend_channels(events[:-1], before, error)
         connection = self.connection
         connection._engine = connection._new_engine()
         connection._opened = False
         now = connection._adapter_now()
+        # The machine moves first, so that a listener run while the channels are
+        # suspended (say, one that calls close()) already sees a recovering connection.
         if self.machine.state in _ATTEMPTING:
             LOGGER.warning("Recovery attempt %d failed: %r", self.machine.attempt, error)
-            self._handle(self.machine.attempt_failed(error, now))
+            outcome = self.machine.attempt_failed(error, now)
         else:
             LOGGER.warning("Connection lost (%r); recovering", error)
-            self._handle(self.machine.connection_lost(error, now))
+            outcome = self.machine.connection_lost(error, now)
+        self._suspend_channels(events[:-1], before, error)
+        if self.closing is None:
+            self._handle(outcome)
 
     def _suspend_channels(
         self, events: list[ev.Event], before: dict[int, ChannelState], error: Exception

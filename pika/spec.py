@@ -35,6 +35,18 @@ from pika.exchange_type import ExchangeType
 str_or_bytes = (str, bytes)
 
 
+# Encodings of every octet value and of the property-flag words seen so far:
+# a dict lookup is cheaper than a struct.pack call per message.
+_OCTETS = {value: bytes((value,)) for value in range(256)}
+_FLAG_WORDS: dict[int, bytes] = {}
+
+
+def _flag_word(flags: int) -> bytes:
+    """Pack a property-flag word, remembering it (at most 2**16 of them)."""
+    word = _FLAG_WORDS[flags] = struct.pack(">H", flags)
+    return word
+
+
 def _skip_flag_words(encoded: bytes | bytearray, offset: int) -> int:
     """Offset past continuation property-flag words (no property uses them yet)."""
     while True:
@@ -2472,88 +2484,88 @@ class BasicProperties(amqp_object.Properties):
             return [b'\x00\x00']
         flags = 0
         parts: list[bytes] = [b'']  # the flag word goes first
-        if self.content_type is not None:
+        if (p_content_type := self.content_type) is not None:
             flags |= 0x8000
             left -= 1
-            s_content_type: object = self.content_type
+            s_content_type: object = p_content_type
             s_content_type = (_SHORT_CACHE.get(s_content_type) if type(s_content_type) is str else None) or _prefixed_shortstr(s_content_type, 'BasicProperties.content_type')
             parts.append(s_content_type)
-        if self.content_encoding is not None:
+        if (p_content_encoding := self.content_encoding) is not None:
             flags |= 0x4000
             left -= 1
-            s_content_encoding: object = self.content_encoding
+            s_content_encoding: object = p_content_encoding
             s_content_encoding = (_SHORT_CACHE.get(s_content_encoding) if type(s_content_encoding) is str else None) or _prefixed_shortstr(s_content_encoding, 'BasicProperties.content_encoding')
             parts.append(s_content_encoding)
-        if self.headers is not None:
+        if (p_headers := self.headers) is not None:
             flags |= 0x2000
             left -= 1
-            parts.append(_table_bytes(self.headers))
-        if self.delivery_mode is not None:
+            parts.append(_table_bytes(p_headers))
+        if (p_delivery_mode := self.delivery_mode) is not None:
             flags |= 0x1000
             left -= 1
-            parts.append(_S_B.pack(self.delivery_mode))
-        if self.priority is not None:
+            parts.append((_OCTETS.get(p_delivery_mode) if type(p_delivery_mode) is int else None) or _S_B.pack(p_delivery_mode))
+        if (p_priority := self.priority) is not None:
             flags |= 0x0800
             left -= 1
-            parts.append(_S_B.pack(self.priority))
+            parts.append((_OCTETS.get(p_priority) if type(p_priority) is int else None) or _S_B.pack(p_priority))
         if left > 0:
-            if self.correlation_id is not None:
+            if (p_correlation_id := self.correlation_id) is not None:
                 flags |= 0x0400
                 left -= 1
-                s_correlation_id: object = self.correlation_id
+                s_correlation_id: object = p_correlation_id
                 s_correlation_id = s_correlation_id.encode() if type(s_correlation_id) is str else _shortstr(s_correlation_id, 'BasicProperties.correlation_id')
                 if len(s_correlation_id) > 255:
                     raise _ShortStringTooLong(s_correlation_id)
                 parts.append(_S_B.pack(len(s_correlation_id)) + s_correlation_id)
-            if self.reply_to is not None:
+            if (p_reply_to := self.reply_to) is not None:
                 flags |= 0x0200
                 left -= 1
-                s_reply_to: object = self.reply_to
+                s_reply_to: object = p_reply_to
                 s_reply_to = (_SHORT_CACHE.get(s_reply_to) if type(s_reply_to) is str else None) or _prefixed_shortstr(s_reply_to, 'BasicProperties.reply_to')
                 parts.append(s_reply_to)
-            if self.expiration is not None:
+            if (p_expiration := self.expiration) is not None:
                 flags |= 0x0100
                 left -= 1
-                s_expiration: object = self.expiration
+                s_expiration: object = p_expiration
                 s_expiration = (_SHORT_CACHE.get(s_expiration) if type(s_expiration) is str else None) or _prefixed_shortstr(s_expiration, 'BasicProperties.expiration')
                 parts.append(s_expiration)
-            if self.message_id is not None:
+            if (p_message_id := self.message_id) is not None:
                 flags |= 0x0080
                 left -= 1
-                s_message_id: object = self.message_id
+                s_message_id: object = p_message_id
                 s_message_id = s_message_id.encode() if type(s_message_id) is str else _shortstr(s_message_id, 'BasicProperties.message_id')
                 if len(s_message_id) > 255:
                     raise _ShortStringTooLong(s_message_id)
                 parts.append(_S_B.pack(len(s_message_id)) + s_message_id)
-            if self.timestamp is not None:
+            if (p_timestamp := self.timestamp) is not None:
                 flags |= 0x0040
                 left -= 1
-                parts.append(_S_Q.pack(self.timestamp))
-            if self.type is not None:
+                parts.append(_S_Q.pack(p_timestamp))
+            if (p_type := self.type) is not None:
                 flags |= 0x0020
                 left -= 1
-                s_type: object = self.type
+                s_type: object = p_type
                 s_type = (_SHORT_CACHE.get(s_type) if type(s_type) is str else None) or _prefixed_shortstr(s_type, 'BasicProperties.type')
                 parts.append(s_type)
-            if self.user_id is not None:
+            if (p_user_id := self.user_id) is not None:
                 flags |= 0x0010
                 left -= 1
-                s_user_id: object = self.user_id
+                s_user_id: object = p_user_id
                 s_user_id = (_SHORT_CACHE.get(s_user_id) if type(s_user_id) is str else None) or _prefixed_shortstr(s_user_id, 'BasicProperties.user_id')
                 parts.append(s_user_id)
-            if self.app_id is not None:
+            if (p_app_id := self.app_id) is not None:
                 flags |= 0x0008
                 left -= 1
-                s_app_id: object = self.app_id
+                s_app_id: object = p_app_id
                 s_app_id = (_SHORT_CACHE.get(s_app_id) if type(s_app_id) is str else None) or _prefixed_shortstr(s_app_id, 'BasicProperties.app_id')
                 parts.append(s_app_id)
-            if self.cluster_id is not None:
+            if (p_cluster_id := self.cluster_id) is not None:
                 flags |= 0x0004
                 left -= 1
-                s_cluster_id: object = self.cluster_id
+                s_cluster_id: object = p_cluster_id
                 s_cluster_id = (_SHORT_CACHE.get(s_cluster_id) if type(s_cluster_id) is str else None) or _prefixed_shortstr(s_cluster_id, 'BasicProperties.cluster_id')
                 parts.append(s_cluster_id)
-        parts[0] = _S_H.pack(flags)
+        parts[0] = _FLAG_WORDS.get(flags) or _flag_word(flags)
         return [b''.join(parts)]
 
 

@@ -9,7 +9,7 @@ there, though the broker does not care which channel re-creates an entity.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from pika import spec
@@ -65,7 +65,7 @@ class ExchangeRecord:
     durable: bool
     auto_delete: bool
     internal: bool
-    arguments: Arguments = field(default_factory=dict)
+    arguments: dict[str, Any]
 
     def method(self) -> spec.Exchange.Declare:
         return spec.Exchange.Declare(
@@ -88,7 +88,7 @@ class QueueRecord:
     exclusive: bool
     auto_delete: bool
     server_named: bool
-    arguments: Arguments = field(default_factory=dict)
+    arguments: dict[str, Any]
 
     def method(self) -> spec.Queue.Declare:
         return spec.Queue.Declare(
@@ -109,7 +109,7 @@ class BindingRecord:
     source: str
     routing_key: str
     to_exchange: bool
-    arguments: Arguments = field(default_factory=dict)
+    arguments: dict[str, Any]
 
     def method(self) -> spec.Queue.Bind | spec.Exchange.Bind:
         if self.to_exchange:
@@ -145,7 +145,7 @@ class ConsumerRecord:
     auto_ack: bool
     exclusive: bool
     token: object
-    arguments: Arguments = field(default_factory=dict)
+    arguments: dict[str, Any]
 
     def method(self) -> spec.Basic.Consume:
         return spec.Basic.Consume(

@@ -3,17 +3,18 @@
 Consumers often receive long runs of messages whose property bytes are
 identical (same content type, delivery mode and headers), and decoding the
 properties, field table included, is most of the cost of a delivery. The
-memo maps the raw bytes to the decoded fields and hands out a fresh
-``BasicProperties`` built from a copy each time, so what users mutate
+memo maps the raw bytes to the decoded fields and hands out a new
+``BasicProperties`` built from copies each time, so what users mutate
 (attributes, the ``headers`` dict) never leaks into later messages. Only
 properties whose header values are all immutable scalars are remembered: a
 nested table or array would need a deep copy.
 
-It is adaptive so unique properties (message ids, timestamps) pay only a
-slice and a failed lookup: entries are added while at least one lookup in
-``_RATIO`` hits, plus one probe every ``_PROBE`` misses so a stream that
-turns repetitive is noticed. The memo belongs to one ``FrameReader``, i.e.
-one connection; it is bounded and cleared when full.
+It is adaptive so that unique properties (message ids, timestamps) pay only
+a slice, a failed lookup and a counter: every hit restores ``_CREDIT``
+insertions and every miss spends one; without credit, only one miss in
+``_PROBE`` is remembered, so a stream that turns repetitive is noticed. The
+memo belongs to one ``FrameReader`` (one connection); it is bounded and
+cleared when full.
 """
 
 from __future__ import annotations
@@ -29,22 +30,19 @@ __all__ = ["PropertiesMemo"]
 _Properties = spec.BasicProperties
 _new = object.__new__
 _LIMIT = 256
-_RATIO = 8
-_PROBE = 64
-# Counters are halved past this, so the hit ratio follows recent traffic.
-_WINDOW = 1024
+_CREDIT = 64
+_PROBE = 64  # a power of two: tested with a mask
 _SCALARS = frozenset((str, bytes, int, bool, float, Decimal, datetime, type(None)))
 
 
 class PropertiesMemo:
     """Decode ``BasicProperties`` from raw bytes, remembering repeated ones."""
 
-    __slots__ = ("_entries", "_hits", "_misses")
+    __slots__ = ("_credit", "_entries")
 
     def __init__(self) -> None:
         self._entries: dict[bytes, tuple[dict[str, Any], bool]] = {}
-        self._hits = 0
-        self._misses = 0
+        self._credit = _CREDIT
 
     def decode(self, raw: bytes) -> spec.BasicProperties | None:
         """Properties encoded in exactly ``raw``, or None if they do not fill it.
@@ -54,8 +52,7 @@ class PropertiesMemo:
         entry = self._entries.get(raw)
         props = _new(_Properties)
         if entry is not None:
-            if self._hits < _WINDOW:
-                self._hits += 1
+            self._credit = _CREDIT
             fields, has_headers = entry
             fields = fields.copy()
             if has_headers:
@@ -64,15 +61,12 @@ class PropertiesMemo:
             return props
         if props._decode_at(raw, 0) != len(raw):
             return None
-        self._misses = misses = self._misses + 1
-        if self._hits * _RATIO >= misses or not misses % _PROBE:
+        self._credit = credit = self._credit - 1
+        if credit >= 0 or not credit & (_PROBE - 1):
             self._remember(raw, props.__dict__)
         return props
 
     def _remember(self, raw: bytes, fields: dict[str, Any]) -> None:
-        if self._misses >= _WINDOW:
-            self._hits //= 2
-            self._misses //= 2
         headers = fields.get("headers")
         if headers is not None:
             if not all(type(value) in _SCALARS for value in headers.values()):

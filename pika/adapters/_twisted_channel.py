@@ -11,6 +11,13 @@ Publisher confirms come from the engine already resolved into tag ranges
 (``PublishConfirmed``), so settling a publish's Deferred is a dictionary
 lookup per tag.
 
+Automatic recovery: the Channel tells this face when it is suspended (the
+connection dropped) and when it is usable again.  Replies to what was pending
+will never come, so those Deferreds errback with ConnectionRecoveringError;
+publishes awaiting a confirm errback with PublishOutcomeUnknownError.  The
+consumer queues stay: the core restores each consumer with the delivery
+callback registered here, which keeps feeding the same queue.
+
 pika 0.x/seed call forms keep working: a ``callback=`` argument is called
 with what the Deferred fires with (before it fires), and ``basic_consume``
 accepts an ``on_message_callback`` in the 1.x Channel or 0.x order.
@@ -64,7 +71,11 @@ class TwistedChannel:
         self._confirming = False
         self._confirms: dict[int, defer.Deferred[Any]] = {}
         self.on_closed: defer.Deferred[BaseException] = defer.Deferred()
+        # Run once when the channel is next restored by recovery (a pending channel()).
+        self._on_resumed: Callable[[], None] | None = None
         channel.add_on_close_callback(self._on_channel_closed)
+        channel._recovery_listener = self._on_recovery
+        channel._outcome_listener = self._on_outcome_unknown
         channel.add_on_cancel_callback(self._on_broker_cancel)
         channel.add_callback(self._on_get_empty, [spec.Basic.GetEmpty], one_shot=False)
 
@@ -120,6 +131,16 @@ class TwistedChannel:
 
         self._channel.add_on_return_callback(relay)
 
+    def add_on_publish_outcome_unknown_callback(self, callback: Callback) -> None:
+        """``callback(twisted_channel, PublishOutcomeUnknownError)`` after a recovered drop."""
+        if not callable(callback):
+            raise TypeError(f"callback must be callable, got {callback!r}")
+
+        def relay(_channel: Any, error: exceptions.PublishOutcomeUnknownError) -> None:
+            callback(self, error)
+
+        self._channel.add_on_publish_outcome_unknown_callback(relay)
+
     def basic_ack(self, delivery_tag: int = 0, multiple: bool = False) -> None:
         """Acknowledge one delivery, or all up to ``delivery_tag`` with ``multiple``."""
         self._channel.basic_ack(delivery_tag, multiple)
@@ -158,12 +179,16 @@ class TwistedChannel:
     ) -> defer.Deferred[Any]:
         """Publish; in confirm mode the Deferred fires with Basic.Ack or fails.
 
-        Failures are NackError or UnroutableError carrying ReceivedMessages; a
-        closed channel gives a failed Deferred, other errors raise.
+        Failures are NackError or UnroutableError carrying ReceivedMessages, or
+        PublishOutcomeUnknownError if the connection dropped first (recovery);
+        a closed or recovering channel gives a failed Deferred, other errors raise.
         """
         if self._closed is not None:
             return defer.fail(self._closed)
-        tag = self._channel._publish(exchange, routing_key, body, properties, mandatory)
+        try:
+            tag = self._channel._publish(exchange, routing_key, body, properties, mandatory)
+        except exceptions.ConnectionRecoveringError:
+            return defer.fail()
         if not tag:
             return defer.succeed(None)
         confirmed: defer.Deferred[Any] = defer.Deferred()
@@ -578,6 +603,34 @@ class TwistedChannel:
             self._calls.pop(deferred, None)
             return defer.fail()
         return deferred
+
+    def _on_recovery(self, error: BaseException | None) -> None:
+        """Suspended (``error``: the loss) or restored (None) by automatic recovery."""
+        if error is None:
+            LOGGER.debug("%r restored", self)
+            hook, self._on_resumed = self._on_resumed, None
+            if hook is not None:
+                hook()
+            return
+        reason = exceptions.ConnectionRecoveringError(
+            f"channel {self.channel_number}: no reply will come, the connection was lost "
+            f"({error!r}) and is recovering"
+        )
+        reason.__cause__ = error
+        self._get = None
+        calls, self._calls = self._calls, {}
+        for deferred in calls:
+            deferred.errback(reason)
+        restored = set(self._channel.consumer_tags)
+        for tag in [tag for tag in self._consumers if tag not in restored]:
+            self._close_consumer(tag, reason)  # its ConsumeOk never came: not restored
+
+    def _on_outcome_unknown(self, error: exceptions.PublishOutcomeUnknownError) -> None:
+        confirms = self._confirms
+        for tag in range(error.first_tag, error.last_tag + 1):
+            deferred = confirms.pop(tag, None)
+            if deferred is not None:
+                deferred.errback(error)
 
     def _on_channel_closed(self, _channel: Any, reason: BaseException) -> None:
         """Errback what is pending, close the consumer queues, then fire on_closed."""

@@ -3,10 +3,10 @@
 ``TwistedProtocolConnection`` is a ``twisted.internet.protocol.Protocol``:
 connect it with Twisted (``ClientCreator(reactor, TwistedProtocolConnection,
 params).connectTCP(host, port)``, a Factory or an endpoint); the host, port
-and TLS settings of the parameters are then ignored.  ``ready`` fires with
-the protocol once the AMQP handshake is done, ``closed`` with the close
-reason, and ``channel()`` with a ``TwistedChannel`` whose methods return
-Deferreds (API.md §19).
+and TLS settings of the parameters are then ignored (unless automatic
+recovery is enabled: see below).  ``ready`` fires with the protocol once the
+AMQP handshake is done, ``closed`` with the close reason, and ``channel()``
+with a ``TwistedChannel`` whose methods return Deferreds (API.md §19).
 
 Reasons: ``ready`` errbacks with pika's error for the failed handshake (e.g.
 ProbableAuthenticationError, an AMQPConnectionError).  ``closed`` callbacks
@@ -25,6 +25,21 @@ next runs.  The callbacks get ``(connection)``, ``(connection, exc)`` and
 ``cb(twisted_channel)``, and every TwistedChannel method taking a ``callback=``
 calls it with what its Deferred fires with.  ``TwistedConnection`` is the same
 class under the name those documents use.
+
+Automatic recovery (``ConnectionParameters(recovery=...)``): after a
+recoverable loss the protocol connects itself again to ``params.host`` and
+``params.port`` (TLS when ``ssl_options`` is set), even when Twisted made the
+first connection, so with recovery enabled the parameters must name the
+broker.  The same protocol and TwistedChannel objects carry on: ``ready``
+and ``closed`` do not fire for the loss; ``closed`` fires when recovery gives
+up (with the last error) or the application closes (a close during recovery
+reports ConnectionClosedByClient).  A
+suspended channel errbacks its pending Deferreds with
+ConnectionRecoveringError, and refuses new calls the same way until it is
+restored; publishes awaiting a confirm at the drop errback with
+PublishOutcomeUnknownError.  Consumer queues from ``basic_consume`` keep
+receiving after recovery.  ``add_on_recovery_callback(cb)`` calls
+``cb(protocol, event)`` for each ``pika.recovery`` event.
 
 Theory of operation: the protocol owns an ``_TwistedConnectionAdapter``, pika's
 callback ``Connection`` with Twisted supplying timers (``callLater``),
@@ -80,11 +95,13 @@ class _TwistedConnectionAdapter(connection.Connection):
         on_close_callback: Callback,
         custom_reactor: Any,
         on_disconnect_unconnected: Callable[[], None],
+        on_connect_stream: Callable[[], None],
     ) -> None:
         self._reactor = custom_reactor
         self._transport: Any = None
         self._close_timer: Any = None
         self._on_disconnect_unconnected = on_disconnect_unconnected
+        self._on_connect_stream = on_connect_stream
         super().__init__(
             parameters,
             on_open_callback,
@@ -111,10 +128,8 @@ class _TwistedConnectionAdapter(connection.Connection):
         self._reactor.callFromThread(callback)
 
     def _adapter_connect_stream(self) -> None:
-        raise NotImplementedError(
-            "Twisted connects the stream: use reactor.connectTCP/connectSSL or an endpoint "
-            "with TwistedProtocolConnection"
-        )
+        # Automatic recovery (and the legacy connect()): the protocol dials params.host:port.
+        self._on_connect_stream()
 
     def _adapter_disconnect_stream(self) -> None:
         transport = self._transport
@@ -141,7 +156,12 @@ class _TwistedConnectionAdapter(connection.Connection):
         self._transport = transport
         peer = transport.getPeer()
         host, port = getattr(peer, "host", None), getattr(peer, "port", None)
-        if host is not None and port is not None and self.connection_state == self.CONNECTION_INIT:
+        if (
+            host is not None
+            and port is not None
+            and self.connection_state == self.CONNECTION_INIT
+            and self.params.recovery is None  # recovery reconnects to the params: keep them
+        ):
             # Errors should name where we really are, not the ignored params.host/port.
             self.params.host = host
             self.params.port = port
@@ -195,6 +215,8 @@ class TwistedProtocolConnection(protocol.Protocol):
         self._lost_reason: BaseException | None = None
         self._connector: Any = None
         self._retry_timer: Any = None
+        self._closed_while_recovering = False
+        self._recovery_relays: dict[Callback, Callback] = {}
         self._impl = _TwistedConnectionAdapter(
             parameters,
             self._on_connection_ready,
@@ -202,6 +224,7 @@ class TwistedProtocolConnection(protocol.Protocol):
             self._on_connection_closed,
             custom_reactor,
             self._disconnect_unconnected,
+            self._reconnect,
         )
         self._attempts_left = max(1, self._impl.params.connection_attempts)
         if on_open_callback or on_open_error_callback or on_close_callback:
@@ -222,6 +245,30 @@ class TwistedProtocolConnection(protocol.Protocol):
         """True once the connection is closed."""
         return self._impl.is_closed
 
+    @property
+    def is_recovering(self) -> bool:
+        """True from a recoverable loss until recovered, given up or closed."""
+        return self._impl.is_recovering
+
+    def add_on_recovery_callback(self, callback: Callback) -> None:
+        """``callback(protocol, event)`` for each ``pika.recovery`` event.
+
+        Raises ConnectionWrongStateError when recovery is not enabled in the parameters.
+        """
+        if not callable(callback):
+            raise TypeError(f"callback must be callable, got {callback!r}")
+
+        def relay(_impl: Any, event: Any) -> None:
+            callback(self, event)
+
+        self._impl.add_on_recovery_callback(relay)
+        self._recovery_relays[callback] = relay
+
+    def remove_on_recovery_callback(self, callback: Callback) -> bool:
+        """Forget a recovery callback; True if it was registered."""
+        relay = self._recovery_relays.pop(callback, None)
+        return relay is not None and self._impl.remove_on_recovery_callback(relay)
+
     def channel(
         self,
         channel_number: int | Callback | None = None,
@@ -234,10 +281,17 @@ class TwistedProtocolConnection(protocol.Protocol):
         """
         if callable(channel_number):
             channel_number, on_open_callback = on_open_callback, channel_number
+        if self._impl.is_recovering:
+            return defer.fail(
+                exceptions.ConnectionRecoveringError(
+                    "channel() refused: the connection is recovering"
+                )
+            )
         opened: defer.Deferred[Any] = defer.Deferred()
         holder: list[TwistedChannel] = []
 
         def on_open(_channel: Any) -> None:
+            holder[0]._on_resumed = None
             if on_open_callback is not None:
                 on_open_callback(holder[0])
             opened.callback(holder[0])
@@ -256,13 +310,19 @@ class TwistedProtocolConnection(protocol.Protocol):
             return defer.fail()
         chan.add_on_close_callback(on_close)
         holder.append(TwistedChannel(chan))
+        # Lost before OpenOk: recovery re-opens the channel, so `opened` fires then.
+        holder[0]._on_resumed = lambda: on_open(chan)
         return opened
 
     def close(
         self, reply_code: int = 200, reply_text: str = "Normal shutdown"
     ) -> defer.Deferred[Any] | None:
-        """Close the connection; returns ``closed`` (a no-op once closing or closed)."""
+        """Close the connection; returns ``closed`` (a no-op once closing or closed).
+
+        During recovery this stops it; ``closed`` then fires with ConnectionClosedByClient.
+        """
         if not (self._impl.is_closed or self._impl.is_closing):
+            self._closed_while_recovering = self._impl.is_recovering
             self._impl.close(reply_code, reply_text)
         return self.closed
 
@@ -280,6 +340,8 @@ class TwistedProtocolConnection(protocol.Protocol):
             transport.loseConnection()
             return
         self._connector = None
+        self._failed_by = None  # a recovered connection starts afresh
+        self._lost_reason = None
         self._impl._stream_attached(self.transport)
 
     def dataReceived(self, data: bytes) -> None:
@@ -304,6 +366,9 @@ class TwistedProtocolConnection(protocol.Protocol):
         value = reason.value if isinstance(reason, Failure) else reason
         self._lost_reason = value
         self._connector = None
+        # Forget the dead transport: recovery connects this same protocol again.
+        self.transport = None
+        self.connected = 0
         try:
             self._impl._stream_detached(self._stream_error(value))
         except Exception:
@@ -322,8 +387,9 @@ class TwistedProtocolConnection(protocol.Protocol):
 
     def _on_connection_ready(self, _connection: Any) -> None:
         ready, self.ready = self.ready, None
-        if ready is not None:
+        if self.closed is None:  # the first open (or a legacy connect() after a close)
             self.closed = defer.Deferred()
+        if ready is not None:
             ready.callback(None)
         if self._user_on_open is not None:
             self._user_on_open(self)
@@ -339,8 +405,10 @@ class TwistedProtocolConnection(protocol.Protocol):
 
     def _on_connection_closed(self, _connection: Any, exc: BaseException) -> None:
         reason: BaseException = exc
-        if isinstance(exc, exceptions.ConnectionClosedByClient) and isinstance(
-            self._lost_reason, error.ConnectionDone
+        if (
+            isinstance(exc, exceptions.ConnectionClosedByClient)
+            and isinstance(self._lost_reason, error.ConnectionDone)
+            and not self._closed_while_recovering
         ):
             reason = self._lost_reason  # pika 1.x reports a clean client close this way
         closed, self.closed = self.closed, None
@@ -355,8 +423,20 @@ class TwistedProtocolConnection(protocol.Protocol):
         self._retry_timer = None
         if self.transport is not None or self._impl.connection_state != self._impl.CONNECTION_INIT:
             return  # Twisted connected us after all, or close() came first
-        params = self._impl.params
         self._attempts_left -= 1
+        self._dial()
+
+    def _reconnect(self) -> None:
+        """The core's ``_adapter_connect_stream``: a recovery attempt or a legacy connect()."""
+        if self._impl.is_recovering:
+            self._dial()  # one try: recovery's own backoff schedules the next
+            return
+        self._attempts_left = max(1, self._impl.params.connection_attempts)
+        self._connect_self()
+
+    def _dial(self) -> None:
+        """Connect this protocol to params.host:params.port (TLS with ``ssl_options``)."""
+        params = self._impl.params
         factory: protocol.ClientFactory = _SelfConnectFactory(self)
         ssl_options = params.ssl_options
         if ssl_options is not None:
@@ -372,7 +452,7 @@ class TwistedProtocolConnection(protocol.Protocol):
             self._impl._stream_detached(None)  # close() aborted the attempt
             return
         params = self._impl.params
-        if self._attempts_left > 0:
+        if self._attempts_left > 0 and not self._impl.is_recovering:
             LOGGER.warning(
                 "Connecting to %s:%s failed: %s; retrying", params.host, params.port, reason.value
             )

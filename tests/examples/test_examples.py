@@ -419,6 +419,40 @@ def test_async_consumer_reconnects_after_connection_loss(broker: Broker, queues:
     assert (returncode, err) == (0, ""), example.transcript()
 
 
+@covers("recovering_consumer.py")
+def test_recovering_consumer_carries_on_after_the_broker_closes_it(broker: Broker) -> None:
+    node = broker.require_node()
+    key, connection_name = unique("example.recovering"), unique("example-recovering")
+    env = example_env(
+        broker.url,
+        EXAMPLE_ROUTING_KEY=key,
+        EXAMPLE_MESSAGES="2",
+        EXAMPLE_SECONDS="30",
+        EXAMPLE_CONNECTION_NAME=connection_name,
+    )
+    example = RunningExample("recovering_consumer.py", env)
+    try:
+        example.expect(f"consuming: publish to amq.direct with routing key '{key}'")
+        publish_to(broker, "amq.direct", key, "first")
+        example.expect(r"received 'first' \(delivery tag 1\)")
+        assert node.close_connection_named(connection_name, "example test") == 1
+        example.expect(r"connection lost: ConnectionClosedByBroker: \(320, .*\); recovering")
+        example.expect(r"recovered after 1 attempt\(s\), .* s down")
+        publish_to(broker, "amq.direct", key, "second")
+        # Delivery tags keep counting across the new connection.
+        example.expect(r"received 'second' \(delivery tag 2\)")
+        example.expect(r"done: 2 messages handled")
+        returncode, err = example.finish()
+    finally:
+        example.kill()
+    assert (returncode, err) == (0, ""), example.transcript()
+
+
+def publish_to(broker: Broker, exchange: str, routing_key: str, body: str) -> None:
+    with pika.BlockingConnection(broker.params()) as connection:
+        connection.channel().basic_publish(exchange, routing_key, body)
+
+
 # -- completeness ---------------------------------------------------------------------------
 
 

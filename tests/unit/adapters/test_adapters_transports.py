@@ -14,6 +14,7 @@ import pytest
 
 from pika.adapters.select_connection import IOLoop
 from pika.adapters.utils import io_services_utils
+from pika.adapters.utils._stream_transports import _AsyncPlaintextTransport
 from pika.adapters.utils.io_services_utils import RxEndOfFile
 from pika.adapters.utils.selector_ioloop_adapter import SelectorIOServicesAdapter
 from tests.unit.adapters.adapter_support import (
@@ -408,3 +409,59 @@ def test_cancelled_getaddrinfo_does_not_report(monkeypatch: pytest.MonkeyPatch) 
         assert results == []
     finally:
         loop.close()
+
+
+# -- plaintext transport: the direct write -------------------------------------------------
+
+
+def _plaintext_pair(
+    nbio: SelectorIOServicesAdapter, protocol: RecordingProtocol
+) -> tuple[Any, socket.socket]:
+    ours, peer = socket.socketpair()
+    ours.setblocking(False)
+    peer.settimeout(WAIT)
+    transport = _AsyncPlaintextTransport(ours, protocol, nbio)
+    transport.start_reading()
+    return transport, peer
+
+
+def test_a_partly_sent_write_queues_the_rest_before_later_writes(
+    ioloop: IOLoop, nbio: SelectorIOServicesAdapter
+) -> None:
+    protocol = RecordingProtocol()
+    transport, peer = _plaintext_pair(nbio, protocol)
+    payload = os.urandom(8 * 1024 * 1024)
+    received = bytearray()
+
+    def drain() -> None:
+        while len(received) < len(payload) + 4:
+            received.extend(peer.recv(1 << 20))
+        ioloop.add_callback_threadsafe(ioloop.stop)
+
+    try:
+        transport.write(payload)
+        assert 0 < transport.get_write_buffer_size() < len(payload)
+        transport.write(b"tail")
+        reader = threading.Thread(target=drain, daemon=True)
+        reader.start()
+        run(ioloop)
+        reader.join(WAIT)
+        assert bytes(received) == payload + b"tail"
+        assert transport.get_write_buffer_size() == 0
+    finally:
+        transport.abort()
+        peer.close()
+
+
+def test_a_failed_direct_send_aborts_with_that_error(
+    ioloop: IOLoop, nbio: SelectorIOServicesAdapter, caplog: pytest.LogCaptureFixture
+) -> None:
+    protocol = RecordingProtocol(lambda p, name: ioloop.stop() if name == "lost" else None)
+    transport, peer = _plaintext_pair(nbio, protocol)
+    peer.close()
+    with caplog.at_level(logging.CRITICAL):
+        transport.write(b"x")
+        run(ioloop)
+    assert len(protocol.lost) == 1
+    assert isinstance(protocol.lost[0], (BrokenPipeError, ConnectionResetError))
+    assert transport.get_write_buffer_size() == 0

@@ -260,7 +260,7 @@ def test_binding_methods_rebuild_the_original() -> None:
     queue_bind = BindingRecord(1, "q", "x", "rk", False, {"a": 1}).method()
     assert isinstance(queue_bind, spec.Queue.Bind)
     assert (queue_bind.queue, queue_bind.exchange, queue_bind.routing_key) == ("q", "x", "rk")
-    ex_bind = BindingRecord(1, "d", "s", "rk", True).method()
+    ex_bind = BindingRecord(1, "d", "s", "rk", True, {}).method()
     assert isinstance(ex_bind, spec.Exchange.Bind)
     assert (ex_bind.destination, ex_bind.source) == ("d", "s")
 
