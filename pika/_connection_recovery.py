@@ -109,6 +109,7 @@ class ConnectionRecovery:
             LOGGER.warning("Connection lost (%r); recovering", error)
             outcome = self.machine.connection_lost(error, now)
         self._suspend_channels(events[:-1], before, error)
+        connection._end_attempt(error)
         if self.closing is None:
             self._handle(outcome)
 

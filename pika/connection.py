@@ -86,6 +86,9 @@ class Connection(abc.ABC):
         self._backpressure = CallbackList("backpressure")
         self._backpressure_multiplier = 10
         self._raise_open_error = True  # pika's default: re-raise unless removed
+        # Adapter plumbing (the connection workflow) hears how each attempt ends.
+        self._attempt_open: list[Callback] = []
+        self._attempt_open_error: list[Callback] = []
         if on_open_callback is not None:
             self.add_on_open_callback(on_open_callback)
         if on_open_error_callback is not None:
@@ -403,16 +406,43 @@ class Connection(abc.ABC):
 
     # -- internals shared with Channel ------------------------------------
 
+    def _add_attempt_callbacks(
+        self, on_open: Callback, on_open_error: Callback, keep_default_error: bool
+    ) -> None:
+        """Plumbing: ``on_open(conn)`` or ``on_open_error(conn, exc)`` when this attempt ends.
+
+        Unlike the public callbacks these also run for recovery's reconnects, and
+        once only.  Without ``keep_default_error`` an open failure is not re-raised.
+        """
+        self._attempt_open.append(on_open)
+        self._attempt_open_error.append(on_open_error)
+        if not keep_default_error:
+            self._raise_open_error = False
+
+    def _end_attempt(self, error: BaseException | None) -> None:
+        """Tell the plumbing how the current connection attempt ended."""
+        opened, failed = self._attempt_open, self._attempt_open_error
+        self._attempt_open, self._attempt_open_error = [], []
+        if error is None:
+            for callback in opened:
+                callback(self)
+        else:
+            for callback in failed:
+                callback(self, error)
+
     def _use_recovery_hosts(self, hosts: Sequence[Parameters]) -> None:
         """Recovery tries these endpoints in turn (``create_connection``'s configs)."""
         if self._recovery is not None:
             self._recovery.set_hosts(hosts)
 
-    def _abort(self, error: Exception) -> None:
+    def _abort(self, error: Exception, recover: bool = True) -> None:
         """Drop the stream now and report ``error`` as the close reason (no AMQP close).
 
-        A hook for wrapper faces (the thread-safe Connection's WorkQueueFullError).
+        A hook for wrapper faces (the thread-safe Connection's WorkQueueFullError);
+        ``recover=False`` makes it final even with automatic recovery enabled.
         """
+        if not recover and self._recovery is not None:
+            self._recovery.app_closed = True
         self._dispatch(self._engine.abort(error))
 
     def _flush(self) -> None:
@@ -487,8 +517,9 @@ class Connection(abc.ABC):
         self._opened = True
         if self._recovery is not None and self._recovery.active:
             self._recovery.on_opened()
-            return
-        self._on_open.run(self)
+        else:
+            self._on_open.run(self)
+        self._end_attempt(None)
 
     def _on_blocked_event(self, event: ev.ConnectionBlocked) -> None:
         self._schedule_tick()
@@ -518,6 +549,7 @@ class Connection(abc.ABC):
         else:
             LOGGER.error("Connection could not be opened: %r", event.error)
             self._on_open_error.run(self, event.error)
+            self._end_attempt(event.error)
             if self._raise_open_error:
                 raise event.error
 

@@ -173,6 +173,10 @@ class ChannelMachine(BrokerInitiated):
             exclusive=exclusive,
             arguments=arguments or {},
         )
+        if self.ledger is not None:
+            # Recorded now, not at ConsumeOk: the application is consuming from this
+            # call on, so a drop before the reply must not lose the consumer.
+            self.ledger.record(self.number, method, None, token)
         self._submit(Call(method, reply_token, _REPLIES[spec.Basic.Consume]))
         return tag
 

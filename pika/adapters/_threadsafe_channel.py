@@ -14,14 +14,26 @@ whole picture):
   mutated, so the I/O thread reads a consistent snapshot without the lock);
 * ``_reason`` is written once, on the I/O thread, before any future it fails is
   settled; other threads only read it (a reference read is atomic);
-* everything else (``_rpcs``, ``_gets``, ``_confirms``, ``_streams``,
-  ``_select_ok``, ``_ack_nack_callback``) is touched only on the I/O thread.
+* ``_usable`` (a ``threading.Event``) is cleared and set only on the I/O
+  thread, when automatic recovery suspends and resumes the impl; publishers
+  on other threads wait on it (``RecoveryPolicy.publish_wait_timeout``);
+* everything else (``_rpcs``, ``_gets``, ``_getter``, ``_opener``, ``_cancel_on_resume``,
+  ``_confirms``, ``_streams``, ``_select_ok``, ``_ack_nack_callback``) is
+  touched only on the I/O thread.
+
+Automatic recovery keeps this object, its consumers (same tags, same
+callbacks or ``consume()`` stream) and its worker across a lost connection.
+When the impl is suspended, replies that will never come fail their waiters
+with ConnectionRecoveringError, unsettled ``publish_with_confirm`` futures
+fail with PublishOutcomeUnknownError, and publishes are refused (or wait)
+until the impl resumes.
 """
 
 from __future__ import annotations
 
 import collections
 import concurrent.futures
+import contextlib
 import copy
 import enum
 import functools
@@ -73,16 +85,27 @@ class Channel(ChannelRpcs):
         self._select_ok: frame.Method[Any] | None = None
         self._rpcs: set[_Future[Any]] = set()
         self._gets: collections.deque[tuple[str, bool, _Future[Any]]] = collections.deque()
-        self._get_busy = False
+        self._getter: _Get | None = None  # the basic_get on the wire
+        self._opener: _Future[Any] | None = None  # Connection.channel()'s future until OpenOk
+        self._usable = threading.Event()  # clear while recovery has the impl suspended
+        self._usable.set()
+        self._cancel_on_resume: set[str] = set()  # consume() streams closed meanwhile
         self._confirms = ConfirmWaiters()
         self._streams: dict[str, BoundedBuffer] = {}
         impl.add_on_close_callback(self._on_closed)
         impl.add_on_return_callback(self._on_returned)
         impl.add_on_cancel_callback(self._on_cancelled)
         impl._confirm_listener = self._confirms.settle
+        impl._recovery_listener = self._on_recovery
+        impl._outcome_listener = self._on_outcome_unknown
 
     def __repr__(self) -> str:
-        state = "CLOSED" if self._reason is not None else "OPEN" if self.is_open else "OPENING"
+        if self._reason is not None:
+            state = "CLOSED"
+        elif not self._usable.is_set():
+            state = "RECOVERING"
+        else:
+            state = "OPEN" if self.is_open else "OPENING"
         return f"<{type(self).__name__} number={self._number} {state} conn={self._connection!r}>"
 
     def __int__(self) -> int:
@@ -164,11 +187,14 @@ class Channel(ChannelRpcs):
     ) -> None:
         """Publish without waiting; ``on_publish(delivery_tag)`` runs on the I/O thread.
 
-        Raises at once only if the channel or connection is known to be closed.
+        Raises at once only if the channel or connection is known to be closed,
+        or, with automatic recovery, ConnectionRecoveringError while the
+        connection recovers (see ``RecoveryPolicy.publish_wait_timeout``).
         """
         if on_publish is not None:
             _require_callable(on_publish, "on_publish")
         data, props = _message_copy(body, properties)
+        self._await_recovery("basic_publish")
 
         def publish() -> None:
             tag = self._impl._publish(exchange, routing_key, data, props, mandatory)
@@ -242,10 +268,13 @@ class Channel(ChannelRpcs):
         """Publish in confirm mode; the returned future settles with the outcome.
 
         It resolves with the Basic.Ack frame, or fails with UnroutableError (a
-        mandatory message came back), NackError, or the channel/connection close
-        reason when the channel closed first (outcome unknown).
+        mandatory message came back), NackError, the channel/connection close
+        reason when the channel closed first (outcome unknown), or, with
+        automatic recovery, PublishOutcomeUnknownError when the connection
+        dropped first.  Raises ConnectionRecoveringError like ``basic_publish``.
         """
         data, props = _message_copy(body, properties)
+        self._await_recovery("publish_with_confirm")
         future: _Future[Any] = concurrent.futures.Future()
 
         def publish(fut: _Future[Any]) -> None:
@@ -292,6 +321,10 @@ class Channel(ChannelRpcs):
         """Cancel a consumer; returns the CancelOk frame (None if the tag is not active)."""
 
         def start(fut: _Future[Any]) -> None:
+            if not self._usable.is_set():
+                raise exceptions.ConnectionRecoveringError(
+                    f"basic_cancel refused on channel {self._number}: the connection is recovering"
+                )
             stream = self._streams.pop(consumer_tag, None)
             if stream is not None:  # a consume() generator: let it end
                 stream.put_control(_End.CANCELLED)
@@ -352,6 +385,10 @@ class Channel(ChannelRpcs):
         stream = BoundedBuffer(self._connection._maxsize, self._connection._put_timeout)
 
         def deliver(_impl: object, method: Any, properties: Any, body: bytes) -> None:
+            if stream.closed:  # the generator is gone; its consumer is being cancelled
+                if not auto_ack:
+                    self._impl.basic_reject(method.delivery_tag, requeue=True)
+                return
             self._connection._offer(stream, (method, properties, body))
 
         args = (queue, auto_ack, exclusive, None, arguments)
@@ -430,6 +467,21 @@ class Channel(ChannelRpcs):
 
     # -- internals: user-thread side ---------------------------------------------------
 
+    def _await_recovery(self, what: str) -> None:
+        """While recovery has the impl suspended: wait for it (if allowed), else refuse."""
+        if self._usable.is_set():
+            return
+        timeout = self._connection._publish_wait_timeout
+        waited = timeout > 0 and not self._connection._on_io_thread()
+        if waited:
+            self._usable.wait(timeout)
+        if self._usable.is_set():
+            return  # recovered (or closed: the caller then raises the close reason)
+        suffix = f", still after waiting {timeout:g} s" if waited else ""
+        raise exceptions.ConnectionRecoveringError(
+            f"{what} refused on channel {self._number}: the connection is recovering{suffix}"
+        )
+
     def _check_usable(self) -> None:
         """Raise why the channel cannot be used, if it is closed (any thread)."""
         reason = self._reason
@@ -500,6 +552,12 @@ class Channel(ChannelRpcs):
         if self._reason is None and self._connection._reason is None:
             try:
                 self.basic_cancel(tag, timeout)
+            except exceptions.ConnectionRecoveringError:
+                # Recovery will restore this consumer: cancel it once it has.
+                with contextlib.suppress(exceptions.AMQPError):
+                    self._connection._fire(
+                        "consumer cancel", functools.partial(self._cancel_when_usable, tag), self
+                    )
             except Exception as exc:
                 LOGGER.warning("Cancelling consumer %r on channel %d: %r", tag, self._number, exc)
         unread = [item for item in stream.drain() if isinstance(item, tuple)]
@@ -535,25 +593,31 @@ class Channel(ChannelRpcs):
 
     def _next_get(self) -> None:
         """Send the next queued basic_get once the previous one is answered."""
-        while not self._get_busy and self._gets:
+        while self._getter is None and self._gets:
             queue, auto_ack, fut = self._gets.popleft()
             if fut.done():
                 continue  # its caller gave up waiting
-            self._get_busy = True
-            self._rpcs.add(fut)
             getter = _Get(self, fut, auto_ack)
+            self._getter = getter
+            self._rpcs.add(fut)
             try:
                 self._impl.add_callback(getter.empty, [spec.Basic.GetEmpty])
                 self._impl.basic_get(queue, getter.got, auto_ack)
             except Exception as exc:
-                self._impl.remove_callback(getter.empty, [spec.Basic.GetEmpty])
-                self._get_busy = False
+                self._drop_getter()
                 self._rpcs.discard(fut)
                 fail(fut, exc)
 
-    def _get_answered(self) -> None:
-        self._get_busy = False
-        self._next_get()
+    def _get_answered(self, getter: _Get) -> None:
+        if self._getter is getter:
+            self._getter = None
+            self._next_get()
+
+    def _drop_getter(self) -> None:
+        """Forget the basic_get on the wire (its reply will not come)."""
+        getter, self._getter = self._getter, None
+        if getter is not None:
+            self._impl.remove_callback(getter.empty, [spec.Basic.GetEmpty])
 
     def _on_ack_nack(self, method_frame: frame.Method[Any]) -> None:
         callback = self._ack_nack_callback
@@ -577,8 +641,68 @@ class Channel(ChannelRpcs):
         for callback in self._cancel_callbacks:
             self._connection._offer(self._worker, functools.partial(callback, method_frame))
 
+    def _on_recovery(self, error: BaseException | None) -> None:
+        """Recovery suspended the impl (``error``: the loss) or resumed it (None)."""
+        if error is None:
+            self._usable.set()
+            self._cancel_abandoned()
+            self._discard_if_unclaimed()
+            return
+        self._usable.clear()
+        refused = exceptions.ConnectionRecoveringError(
+            f"channel {self._number}: the connection was lost before the reply came and is "
+            "recovering; retry the call once it has recovered"
+        )
+        refused.__cause__ = error
+        self._drop_getter()
+        rpcs, self._rpcs = self._rpcs, set()
+        gets, self._gets = list(self._gets), collections.deque()
+        opener = [] if self._opener is None else [self._opener]
+        for fut in [*rpcs, *(get[2] for get in gets), *opener]:
+            fail(fut, refused)
+        span = self._confirms.span()  # normally none left: _on_outcome_unknown ran first
+        if span is not None:
+            unknown = exceptions.PublishOutcomeUnknownError(self._number, *span)
+            self._confirms.fail_range(*span, unknown)
+
+    def _on_outcome_unknown(self, error: exceptions.PublishOutcomeUnknownError) -> None:
+        # Comes just before the suspension: refuse publishes first, so a thread woken by
+        # this failure and republishing at once waits for recovery instead of failing.
+        self._usable.clear()
+        self._confirms.fail_range(error.first_tag, error.last_tag, error)
+
+    def _cancel_when_usable(self, tag: str) -> None:
+        if self._usable.is_set():
+            self._impl.basic_cancel(tag)
+        else:
+            self._cancel_on_resume.add(tag)
+
+    def _cancel_abandoned(self) -> None:
+        """Cancel the consumers of consume() generators closed during recovery."""
+        tags, self._cancel_on_resume = self._cancel_on_resume, set()
+        for tag in sorted(tags):
+            self._connection._defer(functools.partial(self._cancel_quietly, tag))
+
+    def _cancel_quietly(self, tag: str) -> None:
+        try:
+            self._impl.basic_cancel(tag)
+        except exceptions.AMQPError as exc:
+            LOGGER.warning("Cancelling consumer %r on channel %d: %r", tag, self._number, exc)
+
+    def _discard_if_unclaimed(self) -> None:
+        """Recovery re-opened a channel whose opener failed at the drop: nobody has it."""
+        if self._opener is None:
+            return
+        self._opener = None
+        self._connection._defer(functools.partial(self._close_unclaimed, self._impl))
+
+    def _close_unclaimed(self, impl: channel_mod.Channel) -> None:
+        if impl.is_open:
+            impl.close()
+
     def _on_closed(self, _impl: object, error: BaseException) -> None:
         self._reason = Reason(error)
+        self._usable.set()  # wake publishers waiting for recovery: they raise the reason
         rpcs, self._rpcs = self._rpcs, set()
         gets, self._gets = list(self._gets), collections.deque()
         for fut in [*rpcs, *(get[2] for get in gets)]:
@@ -611,11 +735,11 @@ class _Get:
             else:  # give it back rather than hold it unacknowledged
                 channel._impl.basic_reject(method.delivery_tag, requeue=True)
         channel._replied(self._future, (method, properties, body))
-        channel._get_answered()
+        channel._get_answered(self)
 
     def empty(self, _frame: frame.Method[Any]) -> None:
         self._channel._replied(self._future, (None, None, None))
-        self._channel._get_answered()
+        self._channel._get_answered(self)
 
 
 def _require_callable(value: object, name: str) -> None:

@@ -6,7 +6,8 @@ inclusive tag range and attaches the Basic.Return that preceded an Ack.  Here
 each tag in the range settles its future: an Ack resolves it with the Ack
 frame, an Ack with a Return fails it with UnroutableError, a Nack with
 NackError.  If the channel closes first the outcome is unknown and the future
-fails with the close reason.
+fails with the close reason; if the connection drops and automatic recovery
+takes over, it fails with PublishOutcomeUnknownError for its tag range.
 """
 
 from __future__ import annotations
@@ -67,6 +68,19 @@ class ConfirmWaiters:
         for tag in self._tags_between(event.first_tag, event.last_tag):
             waiter = self._waiting.pop(tag)
             self._settle_one(tag, waiter, event)
+
+    def fail_range(self, first: int, last: int, error: BaseException) -> None:
+        """Fail the waiting publishes with tags ``first..last`` (inclusive) with ``error``."""
+        if not self._waiting:
+            return
+        for tag in self._tags_between(first, last):
+            fail(self._waiting.pop(tag).future, error)
+
+    def span(self) -> tuple[int, int] | None:
+        """The lowest and highest waiting tags, or None when nothing waits."""
+        if not self._waiting:
+            return None
+        return min(self._waiting), max(self._waiting)
 
     def fail_all(self, error: BaseException) -> None:
         """The channel closed: every waiting outcome is unknown."""

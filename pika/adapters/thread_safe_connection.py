@@ -32,6 +32,21 @@ mandatory message was returned), ``NackError``, or, when the channel or
 connection closed before the broker answered, with that close reason: the
 outcome is then unknown and the message may or may not have been routed.
 
+Automatic recovery (``ConnectionParameters(recovery=...)``).  A recovered loss
+closes nothing here: the Connection, its Channels, their workers and their
+consumers (callbacks and ``consume()`` streams) carry on once the impl has
+reconnected and replayed the topology.  While it recovers, ``is_recovering``
+is True, calls waiting for a reply fail with ConnectionRecoveringError,
+``publish_with_confirm`` futures unsettled at the drop fail with
+PublishOutcomeUnknownError (republish if duplicates are acceptable), and
+publishes raise ConnectionRecoveringError at once, unless the policy's
+``publish_wait_timeout`` lets the publishing thread wait for recovery and
+try once more.  ``add_on_recovery_callback`` callbacks run on the
+``pika-conn`` worker.  Heartbeats are unaffected: the I/O thread runs the
+whole recovery.  When recovery gives up, or the application closes, the
+connection ends as without recovery (close reason recorded, calls failed).
+A WorkQueueFullError is never recovered: reconnecting cannot speed callbacks up.
+
 Beyond upstream: ``Channel.consume()`` generator, ``tx_select``/``tx_commit``/
 ``tx_rollback``, ``basic_recover``, ``Connection.update_secret`` and
 ``publish_with_confirm``.  ``basic_get`` calls from several threads on one
@@ -41,7 +56,7 @@ Shared state and what guards it:
 
 * ``Connection._lock`` guards ``_reason`` (the recorded close reason), the set
   ``_pending`` of unsettled futures, the worker list ``_workers`` and the
-  blocked/unblocked callback tuples.  A call is queued to the loop while
+  blocked/unblocked/recovery callback tuples.  A call is queued to the loop while
   holding it, and the reason is recorded under it, so no call is queued after
   the close: once the reason is set, every public method raises it.  Fast
   paths read ``_reason`` without the lock (a reference read is atomic).
@@ -54,9 +69,11 @@ Shared state and what guards it:
 * Each ``BoundedBuffer``/``WorkQueue`` has its own condition variable guarding
   its deque; the I/O thread is the only producer.
 * ``Channel._lock`` guards the channel's user callback tuples.
+* ``is_open``, ``is_closed`` and ``is_recovering`` read the impl's state from
+  any thread: single attribute reads, a snapshot that may be stale at once.
 * Everything else (the SelectConnection and its channels, ``_channels``,
-  per-channel RPC futures, pending gets, confirm waiters, consume streams) is
-  touched only on the I/O thread.
+  ``_secret_updates``, per-channel RPC futures, pending gets, confirm waiters,
+  consume streams) is touched only on the I/O thread.
 * ``concurrent.futures.Future`` objects carry results between threads with
   their own locks; settling them is idempotent (see _threadsafe_calls).
 """
@@ -74,6 +91,7 @@ from typing import Any, NoReturn, Protocol, TypeVar
 
 from pika import connection as connection_mod
 from pika import exceptions, frame
+from pika import recovery as recovery_mod
 from pika.adapters._threadsafe_calls import (
     Reason,
     check_maxsize,
@@ -145,6 +163,8 @@ class Connection:
         self._pending: set[_Future[Any]] = set()
         self._blocked_callbacks: tuple[Callback, ...] = ()
         self._unblocked_callbacks: tuple[Callback, ...] = ()
+        self._recovery_callbacks: tuple[Callback, ...] = ()
+        self._secret_updates: set[_Future[Any]] = set()
         self._user_on_open_error = on_open_error_callback
         self._user_on_close = on_close_callback
         self._conn_worker = WorkQueue(f"pika-conn-{self._number}", self._maxsize, self._put_timeout)
@@ -154,6 +174,8 @@ class Connection:
         self._opened: _Future[None] = concurrent.futures.Future()
         self._loop = IOLoop()
         self._impl = self._create_impl(parameters)
+        policy = self._impl.params.recovery
+        self._publish_wait_timeout = 0.0 if policy is None else float(policy.publish_wait_timeout)
         self._thread = threading.Thread(
             target=self._run_loop, name=f"pika-ioloop-{self._number}", daemon=True
         )
@@ -161,11 +183,12 @@ class Connection:
         self._await_open(timeout)
 
     def __repr__(self) -> str:
-        state = (
-            "CLOSED"
-            if self._reason is not None
-            else self._impl._STATE_NAMES.get(self._impl.connection_state, "?")
-        )
+        if self._reason is not None:
+            state = "CLOSED"
+        elif self._impl.is_recovering:
+            state = "RECOVERING"
+        else:
+            state = self._impl._STATE_NAMES.get(self._impl.connection_state, "?")
         params = self._impl.params
         return f"<{type(self).__name__} {state} {params.host}:{params.port}>"
 
@@ -188,6 +211,11 @@ class Connection:
         return self._reason is not None or self._impl.is_closed
 
     @property
+    def is_recovering(self) -> bool:
+        """True while automatic recovery re-establishes a lost connection."""
+        return self._reason is None and self._impl.is_recovering
+
+    @property
     def params(self) -> connection_mod.Parameters:
         """The connection's private copy of its parameters (after negotiation)."""
         return self._impl.params
@@ -208,13 +236,16 @@ class Connection:
             holder: list[Channel] = []
 
             def opened(impl_channel: Any) -> None:
+                holder[0]._opener = None
                 if fut.done():  # our caller timed out: nobody will use this channel
                     impl_channel.close()
                     return
                 resolve(fut, holder[0])
 
+            self._refuse_while_recovering("channel()")
             impl_channel = self._impl.channel(channel_number, on_open_callback=opened)
             channel = Channel(self, impl_channel)
+            channel._opener = fut
             holder.append(channel)
             self._channels[channel.channel_number] = channel
             self._add_worker(channel._worker)
@@ -229,7 +260,11 @@ class Connection:
         """Replace the connection's secret (RabbitMQ); returns the UpdateSecretOk frame."""
 
         def start(fut: _Future[Any]) -> None:
-            self._impl.update_secret(new_secret, reason, functools.partial(resolve, fut))
+            self._refuse_while_recovering("update_secret()")
+            self._impl.update_secret(
+                new_secret, reason, functools.partial(self._secret_updated, fut)
+            )
+            self._secret_updates = {f for f in self._secret_updates if not f.done()} | {fut}
 
         result: frame.Method[Any] = self._call("update_secret", timeout, start)
         return result
@@ -255,6 +290,20 @@ class Connection:
         check_optional_callback(callback, "callback")
         with self._lock:
             self._unblocked_callbacks += (callback,)
+
+    def add_on_recovery_callback(self, callback: Callback) -> None:
+        """``callback(connection, event)`` per ``pika.recovery`` event, on the ``pika-conn`` worker.
+
+        Needs recovery enabled in the connection parameters.
+        """
+        if not callable(callback):
+            raise TypeError(f"callback must be callable, got {callback!r}")
+        if self._impl.params.recovery is None:
+            raise exceptions.ConnectionWrongStateError(
+                "add_on_recovery_callback needs recovery enabled in the connection parameters"
+            )
+        with self._lock:
+            self._recovery_callbacks += (callback,)
 
     def close(self, timeout: float | None = DEFAULT_RPC_TIMEOUT) -> None:
         """Close gracefully and join the I/O thread and workers within ``timeout``.
@@ -382,6 +431,10 @@ class Connection:
         else:
             self._submit(work)
 
+    def _defer(self, work: Callable[[], Any]) -> None:
+        """Run ``work()`` on the I/O thread after what it is doing now; failures are logged."""
+        self._loop.add_callback_threadsafe(functools.partial(_run_contained, work, repr(work)))
+
     def _check_usable(self, channel: Channel | None) -> None:
         reason = self._reason
         if reason is not None:
@@ -409,6 +462,33 @@ class Connection:
         except Exception as exc:
             LOGGER.warning("%s on channel %d failed: %r", what, channel.channel_number, exc)
 
+    def _refuse_while_recovering(self, what: str) -> None:
+        if self._impl.is_recovering:
+            params = self._impl.params
+            raise exceptions.ConnectionRecoveringError(
+                f"{what} refused: the connection to {params.host}:{params.port} is recovering"
+            )
+
+    def _secret_updated(self, future: _Future[Any], method_frame: frame.Method[Any]) -> None:
+        self._secret_updates.discard(future)
+        resolve(future, method_frame)
+
+    def _on_recovery_event(self, _impl: SelectConnection, event: Any) -> None:
+        if isinstance(event, recovery_mod.RecoveryStarted):
+            self._fail_secret_updates(event.error)
+        for callback in self._recovery_callbacks:
+            self._offer(self._conn_worker, functools.partial(callback, self, event))
+
+    def _fail_secret_updates(self, error: BaseException | None) -> None:
+        """The connection dropped: UpdateSecretOk will never come."""
+        waiting, self._secret_updates = self._secret_updates, set()
+        refused = exceptions.ConnectionRecoveringError(
+            "update_secret: the connection was lost before the reply came and is recovering"
+        )
+        refused.__cause__ = error
+        for future in waiting:
+            fail(future, refused)
+
     def _offer(self, buffer: _Buffer, item: Any) -> None:
         """Hand ``item`` to a worker or stream; tear down if it stays full."""
         if self._doomed:
@@ -433,7 +513,8 @@ class Connection:
         )
         LOGGER.error("%r: %s", self, error)
         try:
-            self._impl._abort(error)
+            # recover=False: reconnecting would not make the callbacks faster.
+            self._impl._abort(error, recover=False)
         except Exception:
             LOGGER.exception("%r: could not abort the connection", self)
 
@@ -471,6 +552,8 @@ class Connection:
             raise
         impl.add_on_connection_blocked_callback(self._on_blocked)
         impl.add_on_connection_unblocked_callback(self._on_unblocked)
+        if impl.params.recovery is not None:
+            impl.add_on_recovery_callback(self._on_recovery_event)
         return impl
 
     def _on_open(self, _impl: SelectConnection) -> None:

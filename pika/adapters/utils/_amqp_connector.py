@@ -4,8 +4,9 @@
 Phases: TCP connect (guarded by ``socket_timeout``), transport setup (TLS handshake
 and stream linkup), then the AMQP handshake run by the connection object; the whole
 sequence is guarded by ``stack_timeout``. The connector talks to the connection only
-through ``add_on_open_callback``/``add_on_open_error_callback``, ``close`` and the
-stream-protocol methods the transport calls.
+through ``_add_attempt_callbacks`` (which also report the attempts of automatic
+recovery), ``close`` (``_abort`` for a recovery attempt) and the stream-protocol
+methods the transport calls.
 """
 
 from __future__ import annotations
@@ -189,9 +190,8 @@ class AMQPConnector:
         LOGGER.debug("%r: transport up (%r); starting the AMQP handshake", self, result[0])
         self._phase = _Phase.AMQP
         conn = self._conn
-        conn.add_on_open_callback(self._on_amqp_open)
-        conn.add_on_open_error_callback(
-            self._on_amqp_open_error, remove_default=not self._keep_default_error_callback
+        conn._add_attempt_callbacks(
+            self._on_amqp_open, self._on_amqp_open_error, self._keep_default_error_callback
         )
 
     def _on_amqp_open(self, conn: Any) -> None:
@@ -247,6 +247,10 @@ class AMQPConnector:
             return
         if conn.is_closing:
             return  # already on its way down: the open-error callback will report
+        if conn.is_recovering and not self._aborting:
+            # A recovery attempt timed out: fail the attempt, not the whole connection.
+            conn._abort(self._stack_timeout_error())
+            return
         try:
             conn.close(_ABORT_REPLY_CODE, reply_text)
         except exceptions.ConnectionWrongStateError as exc:

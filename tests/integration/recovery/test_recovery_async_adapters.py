@@ -11,8 +11,10 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+import pika
 from pika import exceptions
 from pika.recovery import (
+    QueueRecord,
     Recovered,
     RecoveryAttemptFailed,
     RecoveryGaveUp,
@@ -62,7 +64,7 @@ def wait_recovered(driver: AdapterDriver, rec: Recorder, count: int = 1) -> None
 
 
 def test_consumer_on_server_named_queue_resumes_after_a_cut(
-    driver: AdapterDriver, broker: Broker, proxy: FaultProxy
+    proxy: FaultProxy, driver: AdapterDriver, broker: Broker
 ) -> None:
     conn, ch, rec = open_recovering(driver, broker, proxy)
     key = unique_name("rk")
@@ -96,7 +98,7 @@ def test_consumer_on_server_named_queue_resumes_after_a_cut(
 
 
 def test_broker_side_close_is_recovered(
-    driver: AdapterDriver, broker: Broker, proxy: FaultProxy
+    proxy: FaultProxy, driver: AdapterDriver, broker: Broker
 ) -> None:
     name = unique_name("recovering-conn")
     params = broker.params(
@@ -124,7 +126,7 @@ def test_broker_side_close_is_recovered(
 
 
 def test_stalled_link_is_detected_by_heartbeat_and_recovered(
-    driver: AdapterDriver, broker: Broker, proxy: FaultProxy
+    proxy: FaultProxy, driver: AdapterDriver, broker: Broker
 ) -> None:
     params = broker.params(host=proxy.host, port=proxy.port, heartbeat=1, recovery=FAST)
     conn, rec = driver.open_connection(params)
@@ -143,7 +145,7 @@ def test_stalled_link_is_detected_by_heartbeat_and_recovered(
 
 
 def test_publishes_during_recovery_fail_fast_and_acks_are_dropped(
-    driver: AdapterDriver, broker: Broker, proxy: FaultProxy
+    proxy: FaultProxy, driver: AdapterDriver, broker: Broker
 ) -> None:
     conn, ch, rec = open_recovering(
         driver, broker, proxy, RecoveryPolicy(initial_delay=0.5, max_delay=1.0, jitter=0.0)
@@ -161,7 +163,7 @@ def test_publishes_during_recovery_fail_fast_and_acks_are_dropped(
 
 
 def test_outstanding_confirms_are_reported_outcome_unknown(
-    driver: AdapterDriver, broker: Broker, proxy: FaultProxy
+    proxy: FaultProxy, driver: AdapterDriver, broker: Broker
 ) -> None:
     _conn, ch, rec = open_recovering(driver, broker, proxy)
     queue = unique_name("confirmed")
@@ -186,7 +188,7 @@ def test_outstanding_confirms_are_reported_outcome_unknown(
 
 
 def test_close_during_recovery_ends_with_the_usual_callbacks(
-    driver: AdapterDriver, broker: Broker, proxy: FaultProxy
+    proxy: FaultProxy, driver: AdapterDriver, broker: Broker
 ) -> None:
     conn, ch, rec = open_recovering(
         driver, broker, proxy, RecoveryPolicy(initial_delay=5.0, max_delay=5.0, jitter=0.0)
@@ -204,7 +206,7 @@ def test_close_during_recovery_ends_with_the_usual_callbacks(
 
 
 def test_recovery_gives_up_after_max_attempts(
-    driver: AdapterDriver, broker: Broker, proxy: FaultProxy
+    proxy: FaultProxy, driver: AdapterDriver, broker: Broker
 ) -> None:
     policy = RecoveryPolicy(initial_delay=0.05, max_delay=0.05, jitter=0.0, max_attempts=2)
     conn, ch, rec = open_recovering(driver, broker, proxy, policy)
@@ -219,3 +221,52 @@ def test_recovery_gives_up_after_max_attempts(
     assert isinstance(events[-1], RecoveryGaveUp)
     assert rec.first("close")[1] is events[-1].error
     assert rec.has("channel closed") and conn.is_closed and ch.is_closed
+
+
+def test_filter_leaves_entities_out_and_the_hook_hears_refusals(
+    proxy: FaultProxy, driver: AdapterDriver, broker: Broker
+) -> None:
+    refused: list[tuple[Any, BaseException]] = []
+    skipped = unique_name("skipped")
+    kept = unique_name("kept")
+
+    def keep(record: Any) -> bool:
+        return not (isinstance(record, QueueRecord) and record.name == skipped)
+
+    policy = RecoveryPolicy(
+        initial_delay=0.05,
+        max_delay=0.2,
+        jitter=0.0,
+        topology_filter=keep,
+        on_topology_error=lambda record, error: refused.append((record, error)),
+    )
+    _conn, ch, rec = open_recovering(driver, broker, proxy, policy)
+    driver.rpc(ch.queue_declare, skipped, exclusive=True)
+    driver.rpc(ch.queue_declare, kept, arguments={"x-max-length": 10})
+    driver.rpc(ch.queue_bind, kept, "amq.fanout")
+    consumer = Consumer()
+    ch.basic_consume(kept, consumer)
+    # While the link is stalled, someone re-creates the queue with other arguments:
+    # re-declaring ours is then refused (406), and recovery carries on without it.
+    proxy.stall()
+    with pika.BlockingConnection(broker.params()) as other:
+        other_ch = other.channel()
+        other_ch.queue_delete(kept)
+        other_ch.queue_declare(kept, arguments={"x-max-length": 20})
+    try:
+        proxy.cut()
+        proxy.resume()
+        wait_recovered(driver, rec)
+        assert len(refused) == 1, refused
+        record, error = refused[0]
+        assert isinstance(record, QueueRecord) and record.name == kept
+        assert isinstance(error, exceptions.ChannelClosedByBroker) and error.reply_code == 406
+        queues = {q["name"] for q in broker.require_node().list_queues()}
+        assert kept in queues and skipped not in queues
+        assert ch.is_open
+        # The binding and the consumer were restored on the queue that is there now.
+        ch.basic_publish("amq.fanout", "", b"still consuming")
+        driver.run_until(lambda: consumer.bodies == [b"still consuming"], what="a delivery")
+    finally:
+        with pika.BlockingConnection(broker.params()) as other:
+            other.channel().queue_delete(kept)

@@ -43,14 +43,17 @@ class FakeConnection(AbstractStreamProtocol):
     def is_closed(self) -> bool:
         return self.state == "closed"
 
-    def add_on_open_callback(self, callback: Callable[..., Any]) -> None:
-        self.open_callbacks.append(callback)
+    is_recovering = False
 
-    def add_on_open_error_callback(
-        self, callback: Callable[..., Any], remove_default: bool = True
+    def _add_attempt_callbacks(
+        self,
+        on_open: Callable[..., Any],
+        on_open_error: Callable[..., Any],
+        keep_default_error: bool,
     ) -> None:
-        self.error_callbacks.append(callback)
-        self.removed_default.append(remove_default)
+        self.open_callbacks.append(on_open)
+        self.error_callbacks.append(on_open_error)
+        self.removed_default.append(not keep_default_error)
 
     def close(self, reply_code: int = 200, reply_text: str = "Normal shutdown") -> None:
         self.closed_with = (reply_code, reply_text)

@@ -294,7 +294,7 @@ def test_engine_records_only_what_the_broker_accepted(broker: ScriptedBroker) ->
     assert list(ledger.queues) == ["amq.gen-Z"] and ledger.channels == {}
 
 
-def test_engine_records_nowait_when_sent_and_consumers_on_consume_ok(
+def test_engine_records_nowait_when_sent_and_consumers_when_requested(
     broker: ScriptedBroker,
 ) -> None:
     ledger = broker.engine.ledger
@@ -306,11 +306,11 @@ def test_engine_records_nowait_when_sent_and_consumers_on_consume_ok(
     token = object()
     tag = channel.consume("q", "t1", False, True, {"x-priority": 5}, token, None)
     broker.received()
-    assert ledger.consumers() == []
+    # The application consumes from the call on: a drop before ConsumeOk keeps it.
+    expected = [ConsumerRecord(channel.number, "t1", "q", False, True, token, {"x-priority": 5})]
+    assert ledger.consumers() == expected
     broker.send(channel.number, pc.Basic.ConsumeOk(consumer_tag=tag))
-    assert ledger.consumers() == [
-        ConsumerRecord(channel.number, "t1", "q", False, True, token, {"x-priority": 5})
-    ]
+    assert ledger.consumers() == expected
     broker.send(channel.number, pc.Basic.Cancel(consumer_tag=tag))  # broker cancel
     assert ledger.consumers() == []
 

@@ -86,3 +86,23 @@ def test_fail_all_reports_the_close_reason() -> None:
     waiters.fail_all(reason)
     assert all(f.exception(0) is reason for f in futures.values())
     assert len(waiters) == 0
+
+
+def test_fail_range_fails_only_the_tags_in_it() -> None:
+    waiters = ConfirmWaiters()
+    futures = _track(waiters, 1, 2, 3, 5)
+    error = exceptions.PublishOutcomeUnknownError(1, 2, 4)
+    waiters.fail_range(2, 4, error)
+    assert futures[2].exception(0) is error and futures[3].exception(0) is error
+    assert not futures[1].done() and not futures[5].done()
+    assert len(waiters) == 2
+
+
+def test_span_is_the_lowest_and_highest_waiting_tag() -> None:
+    waiters = ConfirmWaiters()
+    assert waiters.span() is None
+    _track(waiters, 4, 2, 9)
+    assert waiters.span() == (2, 9)
+    waiters.fail_range(1, 10, exceptions.PublishOutcomeUnknownError(1, 1, 10))
+    assert waiters.span() is None
+    waiters.fail_range(1, 10, exceptions.PublishOutcomeUnknownError(1, 1, 10))  # nothing left
