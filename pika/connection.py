@@ -447,7 +447,7 @@ class Connection(abc.ABC):
 
     def _flush(self) -> None:
         """Hand queued bytes to the adapter (deferred while dispatching events)."""
-        if self._dispatch_depth:
+        if self._dispatch_depth or not self._engine.outbox.chunks:
             return
         data = self._engine.data_to_send()
         if data:

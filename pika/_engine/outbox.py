@@ -14,17 +14,18 @@ from pika._wire import writer
 class Outbox:
     """Queue of encoded frames plus the negotiated frame size."""
 
-    __slots__ = ("_chunks", "bytes_sent", "frame_max", "frames_sent")
+    __slots__ = ("bytes_sent", "chunks", "frame_max", "frames_sent")
 
     def __init__(self, frame_max: int = spec.FRAME_MAX_SIZE) -> None:
-        self._chunks: list[bytes] = []
+        # Read-only outside this class (an empty list means nothing to send).
+        self.chunks: list[bytes] = []
         self.frame_max = frame_max
         self.bytes_sent = 0
         self.frames_sent = 0
 
     def raw(self, data: bytes, frames: int = 1) -> None:
         """Queue pre-encoded bytes holding ``frames`` frames."""
-        self._chunks.append(data)
+        self.chunks.append(data)
         self.bytes_sent += len(data)
         self.frames_sent += frames
 
@@ -60,14 +61,14 @@ class Outbox:
 
     def pending(self) -> bool:
         """True when bytes are waiting to be drained."""
-        return bool(self._chunks)
+        return bool(self.chunks)
 
     def drain(self) -> bytes:
         """Return and forget everything queued."""
-        chunks = self._chunks
+        chunks = self.chunks
         if not chunks:
             return b""
-        self._chunks = []
+        self.chunks = []
         if len(chunks) == 1:
             return chunks[0]
         return b"".join(chunks)

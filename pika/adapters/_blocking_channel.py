@@ -231,6 +231,7 @@ class BlockingChannel(RpcMethods):
             return
         self._impl._confirm_listener = self._on_impl_confirmed
         self._rpc(self._impl.confirm_delivery, _ignore_frame)
+        self._impl._ack_nack_callback = None  # the listener above is all this face needs
         self._confirming = True
 
     def basic_publish(

@@ -270,3 +270,98 @@ def test_filter_leaves_entities_out_and_the_hook_hears_refusals(
     finally:
         with pika.BlockingConnection(broker.params()) as other:
             other.channel().queue_delete(kept)
+
+
+class ConfirmedPublisher:
+    """Publishes numbered messages with confirms; republishes what was lost in a drop."""
+
+    def __init__(self, channel: Any, queue: str, total: int) -> None:
+        self.channel = channel
+        self.queue = queue
+        self.total = total
+        self.sent = 0
+        self.next_tag = 1
+        self.pending: dict[int, bytes] = {}  # confirm tag -> body
+        self.retry: list[bytes] = []
+        self.acked: set[bytes] = set()
+        self.unknown = 0
+        channel.add_on_publish_outcome_unknown_callback(self.on_unknown)
+
+    def publish(self, body: bytes) -> None:
+        self.channel.basic_publish("", self.queue, body)
+        self.pending[self.next_tag] = body
+        self.next_tag += 1
+
+    def pump(self) -> None:
+        """Keep up to 20 publishes in flight while the channel is open."""
+        while self.channel.is_open and len(self.pending) < 20:
+            if self.retry:
+                self.publish(self.retry.pop())
+            elif self.sent < self.total:
+                self.publish(b"%d" % self.sent)
+                self.sent += 1
+            else:
+                return
+
+    def on_confirm(self, method_frame: Any) -> None:
+        method = method_frame.method
+        tags = (
+            [t for t in self.pending if t <= method.delivery_tag]
+            if method.multiple
+            else [method.delivery_tag]
+        )
+        for tag in tags:
+            body = self.pending.pop(tag)
+            if method.NAME == "Basic.Ack":
+                self.acked.add(body)
+            else:
+                self.retry.append(body)
+        self.pump()
+
+    def on_unknown(self, _channel: Any, error: Any) -> None:
+        for tag in range(error.first_tag, error.last_tag + 1):
+            if tag in self.pending:
+                self.unknown += 1
+                self.retry.append(self.pending.pop(tag))
+
+    @property
+    def done(self) -> bool:
+        return len(self.acked) == self.total
+
+
+def test_confirmed_publisher_republishing_unknown_outcomes_loses_nothing(
+    proxy: FaultProxy, driver: AdapterDriver, broker: Broker
+) -> None:
+    conn, ch, rec = open_recovering(driver, broker, proxy)
+    queue = unique_name("at-least-once")
+    driver.rpc(ch.queue_declare, queue, durable=True)
+    publisher = ConfirmedPublisher(ch, queue, total=300)
+    ch.confirm_delivery(publisher.on_confirm, callback=rec.cb("confirming"))
+    driver.run_until(lambda: rec.has("confirming"))
+
+    def on_recovery(_conn: Any, event: Any) -> None:
+        if isinstance(event, Recovered):
+            publisher.pump()  # republish what was lost, then carry on
+
+    conn.add_on_recovery_callback(on_recovery)
+    publisher.pump()
+    for cut_at in (100, 200):
+        driver.run_until(lambda n=cut_at: len(publisher.acked) >= n, what=f"{cut_at} acks")
+        proxy.stall()  # confirms in flight cannot arrive...
+        publisher.pump()
+        proxy.cut()  # ...and the link drops with them unsettled
+        proxy.resume()
+        wait_recovered(driver, rec, count=1 if cut_at == 100 else 2)
+    driver.run_until(lambda: publisher.done, what="every message confirmed")
+    assert publisher.unknown > 0
+    with pika.BlockingConnection(broker.params()) as checker:
+        check = checker.channel()
+        seen: list[bytes] = []
+        while True:
+            method, _props, body = check.basic_get(queue, auto_ack=True)
+            if method is None:
+                break
+            seen.append(body)
+        check.queue_delete(queue)
+    assert {int(b) for b in seen} == set(range(300))
+    assert 300 <= len(seen) <= 300 + publisher.unknown

@@ -220,3 +220,17 @@ def test_close_during_recovery(broker: Broker, proxy: FaultProxy) -> None:
     # the impl's own record of the stop is what tells it ended.
     assert conn._impl._recovery.machine.state.name == "GAVE_UP"
     assert not any(isinstance(e, Recovered) for e in events)
+
+
+def test_stalled_link_past_the_heartbeat_is_recovered(broker: Broker, proxy: FaultProxy) -> None:
+    params = broker.params(host=proxy.host, port=proxy.port, heartbeat=1, recovery=FAST)
+    with pika.BlockingConnection(params) as conn:
+        events = watch(conn)
+        ch = conn.channel()
+        proxy.stall()
+        pump_until(conn, lambda: any(isinstance(e, RecoveryStarted) for e in events))
+        started = next(e for e in events if isinstance(e, RecoveryStarted))
+        assert isinstance(started.error, exceptions.AMQPHeartbeatTimeout)
+        proxy.resume()
+        pump_until(conn, lambda: any(isinstance(e, Recovered) for e in events))
+        assert ch.is_open and ch.queue_declare("", exclusive=True).method.queue

@@ -11,13 +11,14 @@ is bounded.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
 import pika
 from pika.recovery import Recovered, RecoveryPolicy, RecoveryStarted
+from tests.conftest import _started
 from tests.support.adapter_driver import AdapterDriver, Recorder, unique_name
 from tests.support.rabbitmq_node import GUEST, RabbitNode
 
@@ -178,11 +179,19 @@ def recovery_events(rec: Recorder) -> list[Any]:
     return [args[1] for args in rec.args("recovery")]
 
 
-@pytest.mark.parametrize("driver", ["select", "asyncio"], indirect=True)
+@pytest.fixture(scope="module")
+def restarted_node() -> Iterator[RabbitNode]:
+    """One private node for the async adapters' restarts (booting one each costs more)."""
+    node = _started(RabbitNode, RabbitNode.start)
+    yield node
+    node.stop()
+
+
+@pytest.mark.integration
 def test_async_adapter_recovers_from_a_node_restart(
-    driver: AdapterDriver, node_factory: Callable[..., RabbitNode]
+    driver: AdapterDriver, restarted_node: RabbitNode
 ) -> None:
-    node = node_factory()
+    node = restarted_node
     durable, key = unique_name("durable"), unique_name("rk")
     conn, rec = driver.open_connection(node_params(node))
     conn.add_on_recovery_callback(rec.cb("recovery"))

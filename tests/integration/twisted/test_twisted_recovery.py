@@ -217,3 +217,21 @@ async def test_callback_style_tls_connection_recovers_over_tls(ctx: Context) -> 
         got = await ctx.wait(ch.basic_get(queue, auto_ack=True))
         assert got.body == b"over tls again"
         await close(ctx, conn)
+
+
+@scenario
+async def test_stall_past_the_heartbeat_recovers(ctx: Context) -> None:
+    with FaultProxy(ctx.host, ctx.port, lifetime=60.0) as proxy:
+        options = ctx.params(host=proxy.host, port=proxy.port, heartbeat=1, recovery=FAST)
+        conn = await ctx.connect(options, host=proxy.host, port=proxy.port)
+        watch = Watch(conn)
+        ch = await conn.channel()
+        await threads.deferToThread(proxy.stall)
+        started = await watch.until(ctx, RecoveryStarted)
+        assert isinstance(started.error, exceptions.AMQPHeartbeatTimeout)
+        await threads.deferToThread(proxy.resume)
+        await watch.until(ctx, Recovered)
+        assert ch.is_open
+        queue = (await ch.queue_declare("", exclusive=True)).method.queue
+        assert queue.startswith("amq.gen-")
+        await close(ctx, conn)
