@@ -12,9 +12,7 @@ Every wait is bounded.
 
 from __future__ import annotations
 
-import threading
 import time
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -24,6 +22,7 @@ from pika import exceptions
 from pika.recovery import Recovered, RecoveryPolicy, RecoveryStarted
 from tests.support.adapter_driver import unique_name
 from tests.support.rabbitmq_node import GUEST, RabbitCluster, RabbitNode
+from tests.support.recovery_checks import Background
 
 TOTAL = 1000
 #: The node starts stopping after this many messages.  ``rabbitmqctl stop_app`` takes
@@ -39,29 +38,6 @@ PUBLISH_BOUND = 30.0
 NODE_BOUND = 60.0
 POLICY = RecoveryPolicy(initial_delay=0.2, max_delay=1.0, jitter=0.0, publish_wait_timeout=10.0)
 RETRIED = (exceptions.PublishOutcomeUnknownError, exceptions.ConnectionRecoveringError)
-
-
-class Background:
-    """Runs one call in a daemon thread; ``join`` re-raises what it raised."""
-
-    def __init__(self, target: Callable[[], Any], name: str) -> None:
-        self.error: BaseException | None = None
-        self._target = target
-        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        try:
-            self._target()
-        except BaseException as exc:  # handed to the test thread by join()
-            self.error = exc
-
-    def join(self, timeout: float) -> None:
-        self._thread.join(timeout)
-        if self._thread.is_alive():
-            raise AssertionError(f"{self._thread.name} still running after {timeout:g} s")
-        if self.error is not None:
-            raise self.error
 
 
 def node_params(node: RabbitNode) -> pika.ConnectionParameters:

@@ -10,7 +10,6 @@ is bounded.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -21,38 +20,12 @@ from pika.recovery import Recovered, RecoveryPolicy, RecoveryStarted
 from tests.conftest import _started
 from tests.support.adapter_driver import AdapterDriver, Recorder, unique_name
 from tests.support.rabbitmq_node import GUEST, RabbitNode
+from tests.support.recovery_checks import Background
 
 POLICY = RecoveryPolicy(initial_delay=0.2, max_delay=1.0, jitter=0.0)
 #: Bound of the whole restart-and-recover phase (a restart takes about 10 s here).
 RESTART_BOUND = 60.0
 SERVER_NAMED_PREFIX = "amq.gen-"
-
-
-class Background:
-    """Runs one call in a daemon thread; ``join`` re-raises what it raised."""
-
-    def __init__(self, target: Callable[[], Any], name: str) -> None:
-        self.error: BaseException | None = None
-        self._target = target
-        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        try:
-            self._target()
-        except BaseException as exc:  # handed to the test thread by join()
-            self.error = exc
-
-    @property
-    def done(self) -> bool:
-        return not self._thread.is_alive()
-
-    def join(self, timeout: float) -> None:
-        self._thread.join(timeout)
-        if self._thread.is_alive():
-            raise AssertionError(f"{self._thread.name} still running after {timeout:g} s")
-        if self.error is not None:
-            raise self.error
 
 
 class Restart:
