@@ -10,6 +10,8 @@ is bounded.
 
 from __future__ import annotations
 
+import queue as queue_mod
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -193,3 +195,38 @@ def test_async_adapter_recovers_from_a_node_restart(
     new_queue = renamed_queue(node, old_queue)
     assert driver.rpc(ch.queue_declare, new_queue, passive=True).method.consumer_count == 1
     assert not rec.has("consume ok", 3)  # restored consumers do not re-run the app's callback
+
+
+@pytest.mark.integration
+def test_thread_safe_connection_recovers_from_a_node_restart(restarted_node: RabbitNode) -> None:
+    node = restarted_node
+    key = unique_name("rk")
+    recovered = threading.Event()
+    events: list[Any] = []
+    got: queue_mod.Queue[bytes] = queue_mod.Queue()
+
+    def on_recovery(_conn: Any, event: Any) -> None:
+        events.append(event)
+        if isinstance(event, Recovered):
+            recovered.set()
+
+    def on_message(channel: Any, method: Any, _props: Any, body: bytes) -> None:
+        got.put(body)
+        channel.basic_ack(method.delivery_tag)
+
+    conn = pika.Connection(node_params(node))
+    try:
+        conn.add_on_recovery_callback(on_recovery)
+        ch = conn.channel()
+        old_queue = ch.queue_declare("", exclusive=True).method.queue
+        ch.queue_bind(old_queue, "amq.direct", key)
+        ch.basic_consume(old_queue, on_message)
+        # The I/O thread recovers on its own while this (main) thread restarts the node.
+        node.restart()
+        assert recovered.wait(RESTART_BOUND), events
+        assert_recovered_once(events)
+        renamed_queue(node, old_queue)
+        ch.basic_publish("amq.direct", key, b"after the restart")
+        assert got.get(timeout=20) == b"after the restart"
+    finally:
+        conn.close()

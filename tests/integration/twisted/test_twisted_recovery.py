@@ -235,3 +235,23 @@ async def test_stall_past_the_heartbeat_recovers(ctx: Context) -> None:
         queue = (await ch.queue_declare("", exclusive=True)).method.queue
         assert queue.startswith("amq.gen-")
         await close(ctx, conn)
+
+
+@scenario
+async def test_broker_restart_recovers_consumers_and_server_named_queues(ctx: Context) -> None:
+    policy = RecoveryPolicy(initial_delay=0.2, max_delay=1.0, jitter=0.0)
+    options = ctx.params(heartbeat=0, recovery=policy)
+    conn = await ctx.connect(options, host=ctx.host, port=ctx.port)
+    watch = Watch(conn)
+    ch = await conn.channel()
+    old_queue = (await ch.queue_declare("", exclusive=True)).method.queue
+    key = ctx.name("rk")
+    await ch.queue_bind(old_queue, "amq.direct", key)
+    messages, _tag = await ch.basic_consume(old_queue)
+    assert await ctx.request("restart_app") is True
+    await watch.until(ctx, Recovered)
+    ch.basic_publish("amq.direct", key, b"after the restart")
+    message = await ctx.wait(messages.get())
+    assert message.body == b"after the restart"
+    assert old_queue not in await ctx.request("queue_names")
+    await close(ctx, conn)

@@ -146,6 +146,10 @@ def _serve(broker: Broker, request: list[Any]) -> Any:
         return node.close_connection_named(args[0], args[1] if len(args) > 1 else "closed by test")
     if action == "queue_names":
         return [row["name"] for row in node.list_queues(broker.vhost)]
+    if action == "restart_app":  # the broker application stops, then starts again
+        node.stop_app()
+        node.start_app()
+        return True
     raise ValueError(f"unknown request {action!r}")
 
 
