@@ -689,6 +689,16 @@ class Channel:
         finally:
             self._cleanup()
 
+    def _not_restored(self, consumer_tag: str) -> None:
+        """A face told the application this consume failed: recovery must not restore it.
+
+        (Consumers count from the request on, so an unanswered one is restored unless a
+        face that reports the failure says otherwise.)
+        """
+        recovery = self.connection._recovery
+        if recovery is not None:
+            recovery.ledger.forget_consumer(self.channel_number, consumer_tag)
+
     def _close_while_recovering(self, reply_code: int, reply_text: str) -> None:
         machine = self._machine
         if machine is not None and machine.state is not ChannelState.CLOSED:

@@ -362,7 +362,13 @@ class BlockingChannel(RpcMethods):
         )
         consumer.tag = tag
         self._consumers[tag] = consumer
-        self._wait(lambda: reply.done)
+        try:
+            self._wait(lambda: reply.done)
+        except exceptions.ConnectionRecoveringError:
+            # The caller hears that this consume failed: it must not come back by itself.
+            del self._consumers[tag]
+            self._impl._not_restored(tag)
+            raise
         return tag
 
     def basic_cancel(self, consumer_tag: str) -> list[Message]:

@@ -97,6 +97,8 @@ class Channel(ChannelRpcs):
         impl.add_on_cancel_callback(self._on_cancelled)
         impl._confirm_listener = self._confirms.settle
         impl._recovery_listener = self._on_recovery
+        # basic_consume futures still awaiting ConsumeOk -> their consumer tags (I/O thread).
+        self._unconfirmed: dict[_Future[Any], str] = {}
         impl._outcome_listener = self._on_outcome_unknown
 
     def __repr__(self) -> str:
@@ -514,6 +516,7 @@ class Channel(ChannelRpcs):
 
         def start(fut: _Future[Any]) -> None:
             def consuming(method_frame: frame.Method[Any]) -> None:
+                self._unconfirmed.pop(fut, None)
                 self._replied(fut, method_frame.method.consumer_tag)
 
             tag = self._send(
@@ -522,6 +525,7 @@ class Channel(ChannelRpcs):
                     queue, deliver, auto_ack, exclusive, consumer_tag, arguments, consuming
                 ),
             )
+            self._unconfirmed[fut] = tag
             if stream is not None:
                 self._streams[tag] = stream
 
@@ -655,6 +659,11 @@ class Channel(ChannelRpcs):
         )
         refused.__cause__ = error
         self._drop_getter()
+        unconfirmed, self._unconfirmed = self._unconfirmed, {}
+        for tag in unconfirmed.values():
+            # Its caller hears the consume failed: it must not come back by itself.
+            self._impl._not_restored(tag)
+            self._streams.pop(tag, None)
         rpcs, self._rpcs = self._rpcs, set()
         gets, self._gets = list(self._gets), collections.deque()
         opener = [] if self._opener is None else [self._opener]

@@ -67,6 +67,7 @@ class TwistedChannel:
         self._closed: BaseException | None = None
         self._calls: dict[defer.Deferred[Any], None] = {}  # ordered: errbacks in call order
         self._consumers: dict[str, _Consumer] = {}
+        self._unconfirmed: set[str] = set()  # consumer tags still awaiting ConsumeOk
         self._get: tuple[defer.Deferred[Any], Callback | None] | None = None
         self._confirming = False
         self._confirms: dict[int, defer.Deferred[Any]] = {}
@@ -257,6 +258,7 @@ class TwistedChannel:
         deferred = self._track()
 
         def on_consume_ok(method_frame: frame.Method[Any]) -> None:
+            self._unconfirmed.discard(method_frame.method.consumer_tag)
             if bound.callback is not None:
                 bound.callback(method_frame)
             self._calls.pop(deferred, None)
@@ -276,6 +278,7 @@ class TwistedChannel:
             self._calls.pop(deferred, None)
             return defer.fail()
         self._consumers[tag] = _Consumer(bound.queue, messages)
+        self._unconfirmed.add(tag)
         return deferred
 
     basic_consume.__signature__ = twisted_consume_signature()  # type: ignore[attr-defined]
@@ -330,6 +333,7 @@ class TwistedChannel:
         self._close_consumer(method_frame.method.consumer_tag, exceptions.ConsumerCancelled())
 
     def _close_consumer(self, consumer_tag: str, reason: BaseException) -> None:
+        self._unconfirmed.discard(consumer_tag)
         consumer = self._consumers.pop(consumer_tag, None)
         if consumer is not None:
             consumer.messages.close(reason)
@@ -621,9 +625,11 @@ class TwistedChannel:
         calls, self._calls = self._calls, {}
         for deferred in calls:
             deferred.errback(reason)
-        restored = set(self._channel.consumer_tags)
-        for tag in [tag for tag in self._consumers if tag not in restored]:
-            self._close_consumer(tag, reason)  # its ConsumeOk never came: not restored
+        unconfirmed, self._unconfirmed = self._unconfirmed, set()
+        for tag in unconfirmed:
+            # Its Deferred errbacks: the consumer must not come back by itself.
+            self._channel._not_restored(tag)
+            self._close_consumer(tag, reason)
 
     def _on_outcome_unknown(self, error: exceptions.PublishOutcomeUnknownError) -> None:
         confirms = self._confirms

@@ -168,7 +168,7 @@ def test_outstanding_confirms_are_reported_outcome_unknown(
 ) -> None:
     _conn, ch, rec = open_recovering(driver, broker, proxy)
     queue = unique_name("confirmed")
-    driver.rpc(ch.queue_declare, queue, auto_delete=True)
+    driver.rpc(ch.queue_declare, queue, exclusive=True)
     ch.confirm_delivery(rec.cb("ack"), callback=rec.cb("confirming"))
     driver.run_until(lambda: rec.has("confirming"))
     ch.add_on_publish_outcome_unknown_callback(rec.cb("unknown"))
@@ -357,3 +357,20 @@ def test_confirmed_publisher_republishing_unknown_outcomes_loses_nothing(
     assert publisher.unknown > 0
     bodies = drain_and_delete(broker.params(), queue)
     assert_at_least_once(bodies, 300, publisher.unknown)
+
+
+def test_a_consumer_requested_just_before_the_drop_is_restored(
+    proxy: FaultProxy, driver: AdapterDriver, broker: Broker
+) -> None:
+    _conn, ch, rec = open_recovering(driver, broker, proxy)
+    queue = unique_name("late-consumer")
+    driver.rpc(ch.queue_declare, queue, exclusive=True)
+    proxy.stall()  # the ConsumeOk cannot arrive before the drop
+    consumer = Consumer()
+    tag = ch.basic_consume(queue, consumer)
+    proxy.cut()
+    proxy.resume()
+    wait_recovered(driver, rec)
+    assert ch.consumer_tags == [tag]  # basic_consume returned its tag: it is consuming
+    ch.basic_publish("", queue, b"delivered")
+    driver.run_until(lambda: consumer.bodies == [b"delivered"], what="a delivery")

@@ -226,3 +226,20 @@ def test_stalled_link_past_the_heartbeat_is_recovered(broker: Broker, proxy: Fau
         proxy.resume()
         pump_until(conn, lambda: any(isinstance(e, Recovered) for e in events))
         assert ch.is_open and ch.queue_declare("", exclusive=True).method.queue
+
+
+def test_a_consume_interrupted_by_the_drop_raises_and_is_not_restored(
+    broker: Broker, proxy: FaultProxy, timers: list[threading.Timer]
+) -> None:
+    with connect(broker, proxy) as conn:
+        events = watch(conn)
+        ch = conn.channel()
+        queue = ch.queue_declare(unique_name("interrupted"), exclusive=True).method.queue
+        proxy.stall()
+        later(timers, 0.3, lambda: (proxy.cut(), proxy.resume()))
+        with pytest.raises(exceptions.ConnectionRecoveringError):
+            ch.basic_consume(queue, lambda *_args: None)
+        pump_until(conn, lambda: any(isinstance(e, Recovered) for e in events))
+        assert ch.consumer_tags == []  # the caller was told it failed: no ghost consumer
+        tag = ch.basic_consume(queue, lambda *_args: None)  # retrying works
+        assert ch.consumer_tags == [tag]
