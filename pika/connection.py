@@ -97,6 +97,8 @@ class Connection(abc.ABC):
             self.add_on_close_callback(on_close_callback)
         self._channels: dict[int, channel_mod.Channel] = {}
         self._dispatch_depth = 0
+        # A face may hold writes back while it runs a batch of user callbacks.
+        self._holding_writes = False
         self._tick_handle: object | None = None
         self._tick_deadline: float | None = None
         self._opened = False
@@ -447,7 +449,7 @@ class Connection(abc.ABC):
 
     def _flush(self) -> None:
         """Hand queued bytes to the adapter (deferred while dispatching events)."""
-        if self._dispatch_depth or not self._engine.outbox.chunks:
+        if self._dispatch_depth or self._holding_writes or not self._engine.outbox.chunks:
             return
         data = self._engine.data_to_send()
         if data:

@@ -51,6 +51,8 @@ LOGGER = logging.getLogger(__name__)
 
 #: Longest time a publish/ack without backlog goes without a zero-wait I/O pass.
 _IO_INTERVAL = 0.01
+# Longest time writes made by a batch of callbacks (acks, above all) are held back.
+_WRITE_HOLD = 0.005
 
 
 class BlockingConnection:
@@ -130,18 +132,25 @@ class BlockingConnection:
         impl = self._impl
         if impl.is_closed:
             self._raise_closed()
+        held = impl._holding_writes
+        if held:  # a callback waits for I/O: what it (and the batch) wrote goes out first
+            impl._holding_writes = False
+            impl._flush()
         step = self._stepper.step
         buffered = impl._get_write_buffer_size
         expired = closed = False
-        # buffered() is asked last: it is only worth asking once the caller is satisfied.
-        while awaiting or not (expired or done is None or done()) or buffered():
-            awaiting = False
-            step(impl, deadline)
-            if impl.is_closed:
-                closed = True
-                break
-            if deadline is not None:
-                expired = time.monotonic() >= deadline
+        try:
+            # buffered() is asked last: it is only worth asking once the caller is satisfied.
+            while awaiting or not (expired or done is None or done()) or buffered():
+                awaiting = False
+                step(impl, deadline)
+                if impl.is_closed:
+                    closed = True
+                    break
+                if deadline is not None:
+                    expired = time.monotonic() >= deadline
+        finally:
+            impl._holding_writes = held
         self._last_io = time.monotonic()
         if closed:
             self._raise_closed(during_pump=True)
@@ -220,6 +229,11 @@ class BlockingConnection:
         if not count:
             return
         self._dispatching = True
+        impl = self._impl
+        # Acks (and other writes) made by this batch of callbacks go out together at its
+        # end, or once they have waited _WRITE_HOLD seconds: fewer sends for the same data.
+        impl._holding_writes = True
+        since = time.monotonic()
         try:
             popleft = events.popleft
             while count and events:
@@ -229,8 +243,15 @@ class BlockingConnection:
                     sink.on_message(sink.channel, a, b, c)
                 else:
                     sink(a, b, c)
+                if impl._engine.outbox.chunks and time.monotonic() - since >= _WRITE_HOLD:
+                    impl._holding_writes = False
+                    impl._flush()
+                    impl._holding_writes = True
+                    since = time.monotonic()
         finally:
             self._dispatching = False
+            impl._holding_writes = False
+            impl._flush()
 
     def process_data_events(self, time_limit: float | None = 0) -> None:
         """Do I/O and run the ready callbacks.
@@ -413,8 +434,8 @@ class BlockingConnection:
 
         Raises ConnectionRecoveringError if it has not (or the policy says not to wait).
         """
-        policy = self._impl.params.recovery
-        timeout = 0.0 if policy is None else policy.publish_wait_timeout
+        recovery = self._impl._recovery
+        timeout = 0.0 if recovery is None else recovery.policy.publish_wait_timeout
         if timeout > 0:
             self._pump(lambda: not impl_channel._recovering, time.monotonic() + timeout)
         if impl_channel._recovering:
