@@ -255,3 +255,37 @@ async def test_broker_restart_recovers_consumers_and_server_named_queues(ctx: Co
     assert message.body == b"after the restart"
     assert old_queue not in await ctx.request("queue_names")
     await close(ctx, conn)
+
+
+@scenario
+async def test_republishing_unknown_outcomes_leaves_every_message_on_the_broker(
+    ctx: Context,
+) -> None:
+    total = 150
+    with FaultProxy(ctx.host, ctx.port, lifetime=60.0) as proxy:
+        conn, watch = await connect_recovering(ctx, proxy)
+        ch = await conn.channel()
+        queue = ctx.name("at-least-once")
+        await ch.queue_declare(queue, durable=True)
+        await ch.confirm_delivery()
+        unknown = 0
+        for number in range(total):
+            body = b"%d" % number
+            if number in (50, 100):
+                await threads.deferToThread(proxy.stall)  # this confirm cannot arrive
+                publish = ch.basic_publish("", queue, body)
+                await threads.deferToThread(proxy.cut)
+                await threads.deferToThread(proxy.resume)
+                await failure(ctx, publish, exceptions.PublishOutcomeUnknownError)
+                unknown += 1
+                await watch.until(ctx, Recovered, count=number // 50)
+            await ctx.wait(ch.basic_publish("", queue, body))  # (re)published: confirmed
+        seen: list[bytes] = []
+        while (got := await ctx.wait(ch.basic_get(queue, auto_ack=True))) is not None:
+            seen.append(got.body)
+        await ch.queue_delete(queue)
+        # Every message at least once; a duplicate only where an outcome was unknown.
+        assert {int(body) for body in seen} == set(range(total))
+        assert total <= len(seen) <= total + unknown
+        assert unknown == 2
+        await close(ctx, conn)
