@@ -26,7 +26,7 @@ from tests.support.faultproxy import FaultProxy
 from tests.support.recovery_checks import assert_at_least_once, drain_and_delete
 
 if TYPE_CHECKING:
-    from tests.conftest import Broker
+    from tests.conftest import Broker, TlsBroker
 
 FAST = RecoveryPolicy(initial_delay=0.05, max_delay=0.2, jitter=0.0)
 
@@ -374,3 +374,23 @@ def test_a_consumer_requested_just_before_the_drop_is_restored(
     assert ch.consumer_tags == [tag]  # basic_consume returned its tag: it is consuming
     ch.basic_publish("", queue, b"delivered")
     driver.run_until(lambda: consumer.bodies == [b"delivered"], what="a delivery")
+
+
+def test_tls_connection_recovers_over_tls_with_external_auth(
+    driver: AdapterDriver, tls_broker: TlsBroker
+) -> None:
+    with FaultProxy(tls_broker.host, tls_broker.port, lifetime=60.0) as proxy:
+        params = tls_broker.params(
+            external=True, host=proxy.host, port=proxy.port, heartbeat=0, recovery=FAST
+        )
+        conn, rec = driver.open_connection(params)
+        conn.add_on_recovery_callback(rec.cb("recovery"))
+        ch = driver.open_channel(conn)
+        proxy.cut()
+        wait_recovered(driver, rec)
+        assert proxy.accepted == 2  # the reconnect went through the proxy again, over TLS
+        assert driver.rpc(ch.queue_declare, "", exclusive=True).method.queue
+        closed: list[Any] = []
+        conn.add_on_close_callback(lambda *args: closed.append(args))
+        conn.close()
+        driver.run_until(lambda: bool(closed), what="the close")
