@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import keyword
+import struct
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -529,21 +530,71 @@ def properties_decode(fields: list[Field], ctx: Context, name: str) -> list[str]
     ]
 
 
+# The field table of a property, inlined into _encode_into (one call less per
+# message): the fast path of pika.data.table_into for str and small int values.
+INLINE_TABLE = """\
+if not TABLE:
+    parts.append(b'\\x00\\x00\\x00\\x00')
+    size += 4
+else:
+    table_at = len(parts)
+    parts.append(b'')
+    table_size = 0
+    for key, value in TABLE.items():
+        name = _cached(key) or _prefixed_shortstr(key, 'field table key')
+        kind = type(value)
+        if kind is str:
+            raw = value.encode()
+            length = len(raw)
+            parts += (name, _STR_HEADS[length] if length < 256 else _S_BI.pack(83, length), raw)
+            table_size += len(name) + 5 + length
+            continue
+        raw = _SMALL_INTS[value] if kind is int and 0 <= value < 256 else _value_bytes(value, parts)
+        parts += (name, raw)
+        table_size += len(name) + len(raw)
+    parts[table_at] = _SIZES[table_size] if table_size < 256 else _S_I.pack(table_size)
+    size += table_size + 4"""
+
+
 def properties_encode(fields: list[Field], ctx: Context, name: str) -> list[str]:
     lines = [
-        "    def encode(self) -> list[bytes]:  # noqa: PLR0915",
-        "        # Unset properties are not in __dict__: count down to skip the tail.",
+        "    def encode(self) -> list[bytes]:",
+        "        parts: list[bytes] = []",
+        "        self._encode_into(parts)",
+        "        return [b''.join(parts)]",
+        "",
+        "    def _encode_into(self, parts: list[bytes]) -> int:  # noqa: PLR0915",
+        '        """Append the encoded properties to ``parts``; return their size.',
+        "",
+        "        The message encoder joins everything once, so nothing is joined here;",
+        "        the flag word goes first and is filled in last.",
+        '        """',
+        "        # Unset properties are not in __dict__: the tail is skipped when the",
+        "        # fields set so far (a popcount of the flags) are all there are.",
         "        left = len(self.__dict__)",
         "        if not left:",
-        "            return [b'\\x00\\x00']",
+        "            parts.append(b'\\x00\\x00')",
+        "            return 2",
         "        flags = 0",
-        "        parts: list[bytes] = [b'']  # the flag word goes first",
+        "        size = 2",
+        "        at = len(parts)",
+        "        parts.append(b'')",
     ]
 
     ctx.structs.name("H")
+    ctx.structs.name("BI")
+    ctx.structs.name("I")
 
     def render(bit: int, fld: Field, extra: str) -> list[str]:
         local = f"p_{fld.name}"
+        pad = "            " + extra
+        head = [
+            f"        {extra}if ({local} := self.{fld.name}) is not None:",
+            f"{pad}flags += 0x{1 << (15 - bit):04X}",  # each bit once: + is |
+        ]
+        if fld.kind == "table":
+            body = INLINE_TABLE.replace("TABLE", local).splitlines()
+            return [*head, *[pad + line for line in body]]
         writer = EncodeWriter(ctx.structs, name)
         writer.add(fld)
         expression = writer.expression()
@@ -553,19 +604,31 @@ def properties_encode(fields: list[Field], ctx: Context, name: str) -> list[str]
             expression = f"(_OCTETS.get({local}) if type({local}) is int else None) or {expression}"
         # Each attribute is read once (a missing one falls back to the class).
         rename = [(f"self.{fld.name}", local)]
-        pad = "            " + extra
+        prelude = [f"{pad}{_rename(line, rename)}" for line in writer.prelude]
+        if fld.kind in FIXED_FORMATS:
+            count = struct.calcsize(">" + FIXED_FORMATS[fld.kind])
+            return [
+                *head,
+                *prelude,
+                f"{pad}parts.append({_rename(expression, rename)})",
+                f"{pad}size += {count}",
+            ]
+        expression = _rename(expression, rename)
+        if not expression.isidentifier():
+            prelude.append(f"{pad}piece = {expression}")
+            expression = "piece"
         return [
-            f"        {extra}if ({local} := self.{fld.name}) is not None:",
-            f"{pad}flags |= 0x{1 << (15 - bit):04X}",
-            f"{pad}left -= 1",
-            *[f"{pad}{_rename(line, rename)}" for line in writer.prelude],
-            f"{pad}parts.append({_rename(expression, rename)})",
+            *head,
+            *prelude,
+            f"{pad}parts.append({expression})",
+            f"{pad}size += len({expression})",
         ]
 
     head, rest = property_blocks(fields, render)
-    lines += [*head, "        if left > 0:", *rest]
-    flag_word = "        parts[0] = _FLAG_WORDS.get(flags) or _flag_word(flags)"
-    return [*lines, flag_word, "        return [b''.join(parts)]"]
+    tail = f"        if left > _HEAD_SET[flags >> {16 - TIER}]:"
+    lines += [*head, tail, *rest]
+    flag_word = "        parts[at] = _FLAG_WORDS.get(flags) or _flag_word(flags)"
+    return [*lines, flag_word, "        return size"]
 
 
 def _rename(line: str, pairs: list[tuple[str, str]]) -> str:
@@ -680,8 +743,12 @@ from pika._wire.primitives import SHORT_CACHE as _SHORT_CACHE
 from pika._wire.primitives import longstr as _longstr
 from pika._wire.primitives import prefixed_shortstr as _prefixed_shortstr
 from pika._wire.primitives import shortstr as _shortstr
+from pika.data import SIZES as _SIZES
+from pika.data import SMALL_INTS as _SMALL_INTS
+from pika.data import STR_HEADS as _STR_HEADS
 from pika.data import decode_table_at as _decode_table_at
 from pika.data import table_bytes as _table_bytes
+from pika.data import value_bytes as _value_bytes
 from pika.exceptions import ShortStringTooLong as _ShortStringTooLong
 from pika.exchange_type import ExchangeType
 
@@ -692,6 +759,9 @@ str_or_bytes = (str, bytes)
 # a dict lookup is cheaper than a struct.pack call per message.
 _OCTETS = {value: bytes((value,)) for value in range(256)}
 _FLAG_WORDS: dict[int, bytes] = {}
+_cached = _SHORT_CACHE.get
+# Number of set bits in each value of the flag bits of the first TIER properties.
+_HEAD_SET = tuple(bin(bits).count('1') for bits in range(HEAD_VALUES))
 
 
 def _flag_word(flags: int) -> bytes:
@@ -719,7 +789,8 @@ def generate(spec: dict[str, Any]) -> str:
         if cls.get("properties"):
             body += ["", "", *properties_class(cls, ctx)]
     body += ["", "", *module_tables(spec)]
-    head = [BANNER + HEADER, *constants(spec), "", *ctx.structs.source()]
+    header = HEADER.replace("HEAD_VALUES", str(1 << TIER))
+    head = [BANNER + header, *constants(spec), "", *ctx.structs.source()]
     return "\n".join(head + body).rstrip("\n") + "\n"
 
 

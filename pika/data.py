@@ -47,12 +47,14 @@ _PACK_INT = _TAGGED_I32.pack
 # Tag octet and the 32-bit word after it: the length of 'S' or the value of 'I'.
 _TAG_WORD = _TAGGED_U32.unpack_from
 _INT32_MIN, _INT32_MAX = -(2**31), 2**31 - 1
-# Precomputed encodings of the commonest small values: indexing a tuple is far
-# cheaper than a struct.pack call per table entry.
+# Precomputed encodings of the commonest small values (the generated spec's
+# inlined headers table uses them too): indexing a tuple is far cheaper than a
+# struct.pack call per table entry.
 _SMALL = 256
-_STR_HEADS = tuple(_TAGGED_U32.pack(83, n) for n in range(_SMALL))  # 'S' + length
-_SMALL_INTS = tuple(_TAGGED_I32.pack(73, n) for n in range(_SMALL))  # 'I' + value
-_SIZES = tuple(U32.pack(n) for n in range(_SMALL))
+STR_HEADS = tuple(_TAGGED_U32.pack(83, n) for n in range(_SMALL))  # 'S' + length
+SMALL_INTS = tuple(_TAGGED_I32.pack(73, n) for n in range(_SMALL))  # 'I' + value
+SIZES = tuple(U32.pack(n) for n in range(_SMALL))
+_cached = SHORT_CACHE.get
 
 # Fixed-size numeric tags -> decoder. 'l' is signed like RabbitMQ (pika 1.4);
 # 'f'/'d' are real floats (pika master).
@@ -100,25 +102,49 @@ def table_bytes(table: Mapping[str, Any] | None, pieces: list[bytes] | None = No
     if not table:
         return _EMPTY_TABLE
     parts: list[bytes] = []
+    table_into(parts, table, pieces)
+    return b"".join(parts)
+
+
+def table_into(
+    parts: list[bytes], table: Mapping[str, Any] | None, pieces: list[bytes] | None = None
+) -> int:
+    """Append a field table (length prefix first) to ``parts``; return its size.
+
+    The message encoder joins its parts once, so the table is not joined on
+    its own; the length prefix is patched in once the entries are counted.
+    """
+    if not table:
+        parts.append(_EMPTY_TABLE)
+        return 4
+    at = len(parts)
+    parts.append(_EMPTY_TABLE)
+    size = 0
     for key, value in table.items():
-        name = (SHORT_CACHE.get(key) if type(key) is str else None) or prefixed_shortstr(
-            key, "field table key"
-        )
+        # Keys are hashable: a miss (or a non-str key) takes the checked path.
+        name = _cached(key) or prefixed_shortstr(key, "field table key")
         # Inline the two commonest value types; value_bytes handles the rest.
         kind = type(value)
         if kind is str:
             raw = value.encode()
-            size = len(raw)
-            parts += (name, _STR_HEADS[size] if size < _SMALL else _PACK_STR_HEAD(83, size), raw)
-        elif kind is int and 0 <= value < _SMALL:
-            parts += (name, _SMALL_INTS[value])
+            length = len(raw)
+            parts += (
+                name,
+                STR_HEADS[length] if length < _SMALL else _PACK_STR_HEAD(83, length),
+                raw,
+            )
+            size += len(name) + 5 + length
+            continue
+        if kind is int and 0 <= value < _SMALL:
+            raw = SMALL_INTS[value]
         elif kind is int and _INT32_MIN <= value <= _INT32_MAX:
-            parts += (name, _PACK_INT(73, value))
+            raw = _PACK_INT(73, value)
         else:
-            parts += (name, value_bytes(value, parts if pieces is None else pieces))
-    body = b"".join(parts)
-    size = len(body)
-    return (_SIZES[size] if size < _SMALL else _PACK_SIZE(size)) + body
+            raw = value_bytes(value, parts if pieces is None else pieces)
+        parts += (name, raw)
+        size += len(name) + len(raw)
+    parts[at] = SIZES[size] if size < _SMALL else _PACK_SIZE(size)
+    return size + 4
 
 
 def value_bytes(value: Any, pieces: list[bytes]) -> bytes:

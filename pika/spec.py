@@ -27,8 +27,12 @@ from pika._wire.primitives import SHORT_CACHE as _SHORT_CACHE
 from pika._wire.primitives import longstr as _longstr
 from pika._wire.primitives import prefixed_shortstr as _prefixed_shortstr
 from pika._wire.primitives import shortstr as _shortstr
+from pika.data import SIZES as _SIZES
+from pika.data import SMALL_INTS as _SMALL_INTS
+from pika.data import STR_HEADS as _STR_HEADS
 from pika.data import decode_table_at as _decode_table_at
 from pika.data import table_bytes as _table_bytes
+from pika.data import value_bytes as _value_bytes
 from pika.exceptions import ShortStringTooLong as _ShortStringTooLong
 from pika.exchange_type import ExchangeType
 
@@ -39,6 +43,9 @@ str_or_bytes = (str, bytes)
 # a dict lookup is cheaper than a struct.pack call per message.
 _OCTETS = {value: bytes((value,)) for value in range(256)}
 _FLAG_WORDS: dict[int, bytes] = {}
+_cached = _SHORT_CACHE.get
+# Number of set bits in each value of the flag bits of the first TIER properties.
+_HEAD_SET = tuple(bin(bits).count('1') for bits in range(32))
 
 
 def _flag_word(flags: int) -> bytes:
@@ -91,6 +98,7 @@ PERSISTENT_DELIVERY_MODE = 2
 
 _S_B = struct.Struct('>B')
 _S_BB = struct.Struct('>BB')
+_S_BI = struct.Struct('>BI')
 _S_H = struct.Struct('>H')
 _S_HB = struct.Struct('>HB')
 _S_HH = struct.Struct('>HH')
@@ -2477,96 +2485,131 @@ class BasicProperties(amqp_object.Properties):
             raise _truncated(self.NAME) from exc
         return offset
 
-    def encode(self) -> list[bytes]:  # noqa: PLR0915
-        # Unset properties are not in __dict__: count down to skip the tail.
+    def encode(self) -> list[bytes]:
+        parts: list[bytes] = []
+        self._encode_into(parts)
+        return [b''.join(parts)]
+
+    def _encode_into(self, parts: list[bytes]) -> int:  # noqa: PLR0915
+        """Append the encoded properties to ``parts``; return their size.
+
+        The message encoder joins everything once, so nothing is joined here;
+        the flag word goes first and is filled in last.
+        """
+        # Unset properties are not in __dict__: the tail is skipped when the
+        # fields set so far (a popcount of the flags) are all there are.
         left = len(self.__dict__)
         if not left:
-            return [b'\x00\x00']
+            parts.append(b'\x00\x00')
+            return 2
         flags = 0
-        parts: list[bytes] = [b'']  # the flag word goes first
+        size = 2
+        at = len(parts)
+        parts.append(b'')
         if (p_content_type := self.content_type) is not None:
-            flags |= 0x8000
-            left -= 1
+            flags += 0x8000
             s_content_type: object = p_content_type
             s_content_type = (_SHORT_CACHE.get(s_content_type) if type(s_content_type) is str else None) or _prefixed_shortstr(s_content_type, 'BasicProperties.content_type')
             parts.append(s_content_type)
+            size += len(s_content_type)
         if (p_content_encoding := self.content_encoding) is not None:
-            flags |= 0x4000
-            left -= 1
+            flags += 0x4000
             s_content_encoding: object = p_content_encoding
             s_content_encoding = (_SHORT_CACHE.get(s_content_encoding) if type(s_content_encoding) is str else None) or _prefixed_shortstr(s_content_encoding, 'BasicProperties.content_encoding')
             parts.append(s_content_encoding)
+            size += len(s_content_encoding)
         if (p_headers := self.headers) is not None:
-            flags |= 0x2000
-            left -= 1
-            parts.append(_table_bytes(p_headers))
+            flags += 0x2000
+            if not p_headers:
+                parts.append(b'\x00\x00\x00\x00')
+                size += 4
+            else:
+                table_at = len(parts)
+                parts.append(b'')
+                table_size = 0
+                for key, value in p_headers.items():
+                    name = _cached(key) or _prefixed_shortstr(key, 'field table key')
+                    kind = type(value)
+                    if kind is str:
+                        raw = value.encode()
+                        length = len(raw)
+                        parts += (name, _STR_HEADS[length] if length < 256 else _S_BI.pack(83, length), raw)
+                        table_size += len(name) + 5 + length
+                        continue
+                    raw = _SMALL_INTS[value] if kind is int and 0 <= value < 256 else _value_bytes(value, parts)
+                    parts += (name, raw)
+                    table_size += len(name) + len(raw)
+                parts[table_at] = _SIZES[table_size] if table_size < 256 else _S_I.pack(table_size)
+                size += table_size + 4
         if (p_delivery_mode := self.delivery_mode) is not None:
-            flags |= 0x1000
-            left -= 1
+            flags += 0x1000
             parts.append((_OCTETS.get(p_delivery_mode) if type(p_delivery_mode) is int else None) or _S_B.pack(p_delivery_mode))
+            size += 1
         if (p_priority := self.priority) is not None:
-            flags |= 0x0800
-            left -= 1
+            flags += 0x0800
             parts.append((_OCTETS.get(p_priority) if type(p_priority) is int else None) or _S_B.pack(p_priority))
-        if left > 0:
+            size += 1
+        if left > _HEAD_SET[flags >> 11]:
             if (p_correlation_id := self.correlation_id) is not None:
-                flags |= 0x0400
-                left -= 1
+                flags += 0x0400
                 s_correlation_id: object = p_correlation_id
                 s_correlation_id = s_correlation_id.encode() if type(s_correlation_id) is str else _shortstr(s_correlation_id, 'BasicProperties.correlation_id')
                 if len(s_correlation_id) > 255:
                     raise _ShortStringTooLong(s_correlation_id)
-                parts.append(_S_B.pack(len(s_correlation_id)) + s_correlation_id)
+                piece = _S_B.pack(len(s_correlation_id)) + s_correlation_id
+                parts.append(piece)
+                size += len(piece)
             if (p_reply_to := self.reply_to) is not None:
-                flags |= 0x0200
-                left -= 1
+                flags += 0x0200
                 s_reply_to: object = p_reply_to
                 s_reply_to = (_SHORT_CACHE.get(s_reply_to) if type(s_reply_to) is str else None) or _prefixed_shortstr(s_reply_to, 'BasicProperties.reply_to')
                 parts.append(s_reply_to)
+                size += len(s_reply_to)
             if (p_expiration := self.expiration) is not None:
-                flags |= 0x0100
-                left -= 1
+                flags += 0x0100
                 s_expiration: object = p_expiration
                 s_expiration = (_SHORT_CACHE.get(s_expiration) if type(s_expiration) is str else None) or _prefixed_shortstr(s_expiration, 'BasicProperties.expiration')
                 parts.append(s_expiration)
+                size += len(s_expiration)
             if (p_message_id := self.message_id) is not None:
-                flags |= 0x0080
-                left -= 1
+                flags += 0x0080
                 s_message_id: object = p_message_id
                 s_message_id = s_message_id.encode() if type(s_message_id) is str else _shortstr(s_message_id, 'BasicProperties.message_id')
                 if len(s_message_id) > 255:
                     raise _ShortStringTooLong(s_message_id)
-                parts.append(_S_B.pack(len(s_message_id)) + s_message_id)
+                piece = _S_B.pack(len(s_message_id)) + s_message_id
+                parts.append(piece)
+                size += len(piece)
             if (p_timestamp := self.timestamp) is not None:
-                flags |= 0x0040
-                left -= 1
+                flags += 0x0040
                 parts.append(_S_Q.pack(p_timestamp))
+                size += 8
             if (p_type := self.type) is not None:
-                flags |= 0x0020
-                left -= 1
+                flags += 0x0020
                 s_type: object = p_type
                 s_type = (_SHORT_CACHE.get(s_type) if type(s_type) is str else None) or _prefixed_shortstr(s_type, 'BasicProperties.type')
                 parts.append(s_type)
+                size += len(s_type)
             if (p_user_id := self.user_id) is not None:
-                flags |= 0x0010
-                left -= 1
+                flags += 0x0010
                 s_user_id: object = p_user_id
                 s_user_id = (_SHORT_CACHE.get(s_user_id) if type(s_user_id) is str else None) or _prefixed_shortstr(s_user_id, 'BasicProperties.user_id')
                 parts.append(s_user_id)
+                size += len(s_user_id)
             if (p_app_id := self.app_id) is not None:
-                flags |= 0x0008
-                left -= 1
+                flags += 0x0008
                 s_app_id: object = p_app_id
                 s_app_id = (_SHORT_CACHE.get(s_app_id) if type(s_app_id) is str else None) or _prefixed_shortstr(s_app_id, 'BasicProperties.app_id')
                 parts.append(s_app_id)
+                size += len(s_app_id)
             if (p_cluster_id := self.cluster_id) is not None:
-                flags |= 0x0004
-                left -= 1
+                flags += 0x0004
                 s_cluster_id: object = p_cluster_id
                 s_cluster_id = (_SHORT_CACHE.get(s_cluster_id) if type(s_cluster_id) is str else None) or _prefixed_shortstr(s_cluster_id, 'BasicProperties.cluster_id')
                 parts.append(s_cluster_id)
-        parts[0] = _FLAG_WORDS.get(flags) or _flag_word(flags)
-        return [b''.join(parts)]
+                size += len(s_cluster_id)
+        parts[at] = _FLAG_WORDS.get(flags) or _flag_word(flags)
+        return size
 
 
 methods: dict[int, type[amqp_object.Method]] = {

@@ -38,26 +38,34 @@ _SCALARS = frozenset((str, bytes, int, bool, float, Decimal, datetime, type(None
 class PropertiesMemo:
     """Decode ``BasicProperties`` from raw bytes, remembering repeated ones."""
 
-    __slots__ = ("_credit", "_entries")
+    __slots__ = ("_credit", "_entries", "_last", "_last_entry")
 
     def __init__(self) -> None:
         self._entries: dict[bytes, tuple[dict[str, Any], bool]] = {}
         self._credit = _CREDIT
+        # The entry hit last: consecutive deliveries usually share their
+        # properties, and comparing bytes is cheaper than hashing them.
+        self._last: bytes | None = None
+        self._last_entry: tuple[dict[str, Any], bool] = ({}, False)
 
     def decode(self, raw: bytes) -> spec.BasicProperties | None:
         """Properties encoded in exactly ``raw``, or None if they do not fill it.
 
         Malformed input raises as ``BasicProperties.decode`` does.
         """
-        entry = self._entries.get(raw)
         props = _new(_Properties)
+        if raw == self._last:
+            entry: tuple[dict[str, Any], bool] | None = self._last_entry
+        else:
+            entry = self._entries.get(raw)
         if entry is not None:
             self._credit = _CREDIT
+            self._last, self._last_entry = raw, entry
             fields, has_headers = entry
             fields = fields.copy()
             if has_headers:
                 fields["headers"] = fields["headers"].copy()
-            props.__dict__.update(fields)
+            props.__dict__ = fields
             return props
         if props._decode_at(raw, 0) != len(raw):
             return None

@@ -32,7 +32,7 @@ from pika.frame import Body, Heartbeat, Method, decode_header, decode_method
 from pika.frame import protocol_header as _protocol_header
 
 from .errors import FRAME_ERROR, SYNTAX_ERROR, MalformedFrameError, truncated
-from .primitives import CONTENT_HEADER, FRAME_HEADER, U32
+from .primitives import CONTENT_HEADER, FRAME_HEADER
 from .propmemo import PropertiesMemo
 
 __all__ = ["ContentFrame", "FrameReader"]
@@ -40,7 +40,7 @@ __all__ = ["ContentFrame", "FrameReader"]
 Data = bytes | bytearray
 
 _HEADER = FRAME_HEADER.unpack_from
-_U32 = U32.unpack_from
+_HEADER_INDEX = struct.Struct(">BHII").unpack_from
 _CONTENT_HEADER = CONTENT_HEADER.unpack_from
 # A content header frame up to its body size: type, channel, size, class, weight, body size.
 _CONTENT_FRAME = struct.Struct(">BHIHHQ").unpack_from
@@ -157,7 +157,12 @@ class FrameReader:
         end = len(data)
         limit = self._limit
         while end - pos >= 7:
-            frame_type, channel, size = _HEADER(data, pos)
+            # The method id too, in one call (meaningless for other frame types).
+            # With a payload under 4 bytes it overlaps the frame-end octet
+            # (checked below), so it cannot match a content method's id.
+            frame_type, channel, size, index = (
+                _HEADER_INDEX(data, pos) if end - pos >= 11 else (*_HEADER(data, pos), 0)
+            )
             stop = pos + 7 + size
             item: object = None
             if size > limit or frame_type not in _FRAME_TYPES:
@@ -169,7 +174,6 @@ class FrameReader:
             elif data[stop] != 206:
                 raise _frame_error(f"invalid frame-end octet 0x{data[stop]:02X}")
             elif frame_type == 1:
-                index = _U32(data, pos + 7)[0] if size >= 4 else 0
                 if index == _DELIVER:
                     item, stop = self._deliver(data, pos, stop, channel)
                 if item is None and index in _CONTENT:

@@ -32,8 +32,6 @@ Body = bytes | bytearray | memoryview | str
 _METHOD_HEAD = METHOD_FRAME_HEADER.pack
 # Publish method frame up to the exchange name: frame header, method id, ticket.
 _PUBLISH_HEAD = struct.Struct(">BHIIH").pack
-# Publish bits, frame end, then the content header frame up to its flags.
-_PUBLISH_TO_HEADER = struct.Struct(">BBBHIHHQ").pack
 # Content header frame up to its property flags.
 _HEADER_HEAD = struct.Struct(">BHIHHQ").pack
 # The frame end of the previous frame followed by a body frame header.
@@ -42,6 +40,13 @@ _CACHE = SHORT_CACHE
 _prefixed = prefixed_shortstr
 _PUBLISH = spec.Basic.Publish.INDEX
 _NO_PROPERTIES = b"\x00\x00"
+# Publish bits (mandatory or not; immediate is never set) and the frame end.
+_BITS_AND_END = (b"\x00\xce", b"\x01\xce")
+# (channel, exchange, routing key, mandatory) -> Basic.Publish method frame:
+# publishers repeat these, so the frame is built once. Bounded: cleared when full.
+_PUBLISH_FRAMES: dict[tuple[object, ...], bytes] = {}
+_PUBLISH_FRAMES_LIMIT = 1024
+_FLAG_TYPES = (bool, int)
 
 
 def encode_method(channel: int, method: amqp_object.Method) -> bytes:
@@ -79,6 +84,32 @@ def encode_publish(
     frame_max: int,
 ) -> bytes:
     """A whole Basic.Publish message, without building a Basic.Publish object."""
+    try:
+        method = _PUBLISH_FRAMES[channel, exchange, routing_key, mandatory]
+    except (KeyError, TypeError):  # TypeError: an unhashable argument
+        method = _publish_frame(channel, exchange, routing_key, mandatory)
+    data = body if type(body) is bytes else _body_bytes(body)
+    size = len(data)
+    # The header frame's head is patched in once the properties are counted.
+    parts: list[bytes | memoryview] = [method, b""]
+    if properties is None:
+        parts.append(_NO_PROPERTIES)
+        props_size = 2
+    else:
+        props_size = properties._encode_into(parts)  # type: ignore[arg-type]
+    parts[1] = _HEADER_HEAD(2, channel, props_size + 12, 60, 0, size)
+    if 0 < size <= frame_max - 8:
+        # The common case: one body frame.
+        parts += (_END_AND_BODY_HEAD(0xCE, 3, channel, size), data, FRAME_END)
+    else:
+        _append_body(parts, channel, data, frame_max)
+    return b"".join(parts)
+
+
+def _publish_frame(
+    channel: int, exchange: str | bytes, routing_key: str | bytes, mandatory: bool
+) -> bytes:
+    """The Basic.Publish method frame, remembered when its arguments repeat."""
     # Both names come back with their length octet, memoised when they repeat.
     ex = (_CACHE.get(exchange) if type(exchange) is str else None) or _prefixed(
         exchange, "exchange"
@@ -86,26 +117,16 @@ def encode_publish(
     rk = (_CACHE.get(routing_key) if type(routing_key) is str else None) or _prefixed(
         routing_key, "routing_key"
     )
-    if properties is None:
-        props = _NO_PROPERTIES
-    else:
-        pieces = properties.encode()
-        props = pieces[0] if len(pieces) == 1 else b"".join(pieces)
-    data = body if type(body) is bytes else _body_bytes(body)
-    size = len(data)
-    parts: list[bytes | memoryview] = [
-        _PUBLISH_HEAD(1, channel, 7 + len(ex) + len(rk), _PUBLISH, 0),
-        ex,
-        rk,
-        _PUBLISH_TO_HEADER(1 if mandatory else 0, 0xCE, 2, channel, len(props) + 12, 60, 0, size),
-        props,
-    ]
-    if 0 < size <= frame_max - 8:
-        # The common case: one body frame.
-        parts += (_END_AND_BODY_HEAD(0xCE, 3, channel, size), data, FRAME_END)
-    else:
-        _append_body(parts, channel, data, frame_max)
-    return b"".join(parts)
+    head = _PUBLISH_HEAD(1, channel, 7 + len(ex) + len(rk), _PUBLISH, 0)
+    frame = b"".join((head, ex, rk, _BITS_AND_END[1 if mandatory else 0]))
+    # Only exact types are stored, so a hit returns what these arguments encode to.
+    # (1 and True are equal keys with the same encoding, as are 0 and False.)
+    exact = type(exchange) is str and type(routing_key) is str
+    if exact and type(channel) is int and type(mandatory) in _FLAG_TYPES:
+        if len(_PUBLISH_FRAMES) >= _PUBLISH_FRAMES_LIMIT:
+            _PUBLISH_FRAMES.clear()
+        _PUBLISH_FRAMES[channel, exchange, routing_key, mandatory] = frame
+    return frame
 
 
 def _body_bytes(body: Body) -> bytes | memoryview:

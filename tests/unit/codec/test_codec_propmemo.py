@@ -78,3 +78,18 @@ def test_malformed_properties_raise() -> None:
 def test_table_with_short_last_value(table: dict[str, object]) -> None:
     encoded = data.table_bytes(table)
     assert data.decode_table(encoded, 0) == (table, len(encoded))
+
+
+def test_alternating_properties_decode_correctly() -> None:
+    memo = PropertiesMemo()
+    one = raw_of(sample())
+    two = raw_of(spec.BasicProperties(content_type="other", headers={"a": "b"}))
+    for _ in range(3):
+        first, second = memo.decode(one), memo.decode(two)
+        assert first == sample()
+        assert second == spec.BasicProperties(content_type="other", headers={"a": "b"})
+
+
+def test_a_fresh_memo_does_not_take_empty_bytes_for_a_hit() -> None:
+    with pytest.raises(Exception, match="BasicProperties"):
+        PropertiesMemo().decode(b"")

@@ -10,11 +10,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pika import frame, spec
+from pika import data, frame, spec
 from pika._wire import reader, writer
 from pika._wire.errors import FieldTypeError, MalformedFrameError
 from pika._wire.reader import ContentFrame, FrameReader
-from pika.exceptions import ShortStringTooLong
+from pika.exceptions import ShortStringTooLong, UnsupportedAMQPFieldException
 
 FRAME_MAX = 4096
 PROPS = spec.BasicProperties(content_type="application/json", headers={"k": "v", "n": 1})
@@ -425,6 +425,81 @@ def test_encoding_errors() -> None:
     with pytest.raises(FieldTypeError):
         bad = spec.BasicProperties(expiration=60000)  # type: ignore[arg-type]
         writer.encode_publish(1, "", "q", False, bad, b"x", FRAME_MAX)
+
+
+def publish_frame(channel: int, exchange: Any, routing_key: Any, mandatory: Any) -> bytes:
+    method = spec.Basic.Publish(exchange=exchange, routing_key=routing_key, mandatory=mandatory)
+    return writer.encode_method(channel, method)
+
+
+@pytest.mark.parametrize(
+    ("channel", "exchange", "routing_key", "mandatory"),
+    [
+        (1, "ex", "rk", False),
+        (2, "ex", "rk", False),
+        (1, "ex", "rk", True),
+        (1, "ex", "rk", 1),
+        (1, "ex", "other", False),
+        (1, b"ex", b"rk", False),
+        (1, "é", "rk", 0),
+        (1, "ex", "rk", "yes"),
+        (1, "ex", "rk", [1]),
+    ],
+)
+def test_remembered_publish_frames_match_their_arguments(
+    channel: int, exchange: Any, routing_key: Any, mandatory: Any
+) -> None:
+    expected = publish_frame(channel, exchange, routing_key, bool(mandatory))
+    for _ in range(3):  # the first call fills the memo, the others read it
+        wire = writer.encode_publish(channel, exchange, routing_key, mandatory, None, b"", 4096)
+        assert wire.startswith(expected)
+        assert len(wire) == len(expected) + 22
+
+
+def test_remembered_publish_frames_are_bounded() -> None:
+    for index in range(writer._PUBLISH_FRAMES_LIMIT + 10):
+        writer.encode_publish(1, "ex", f"rk{index}", False, None, b"", 4096)
+    assert len(writer._PUBLISH_FRAMES) <= writer._PUBLISH_FRAMES_LIMIT
+
+
+def test_unhashable_names_are_still_type_checked() -> None:
+    with pytest.raises(FieldTypeError, match="exchange"):
+        writer.encode_publish(1, bytearray(b"x"), "q", False, None, b"", 4096)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"s": "x" * 300, "big": 2**40, "neg": -1, "i": 70000, "t": True, "b": b"raw"},
+        {b"bytes-key": 1, "é": "ü"},
+        {"nested": {"a": [1, "b"]}, "none": None},
+    ],
+)
+def test_inline_headers_table_matches_the_table_encoder(headers: dict[str, Any]) -> None:
+    props = spec.BasicProperties(headers=headers, delivery_mode=1, message_id="m")
+    wire = writer.encode_publish(1, "", "q", False, props, b"", 4096)
+    raw = b"".join(props.encode())
+    assert raw[:2] == b"\x30\x80"
+    assert raw[2:].startswith(data.table_bytes(headers))
+    assert wire.endswith(raw + b"\xce")
+    keys_as_text = {k.decode() if isinstance(k, bytes) else k: v for k, v in headers.items()}
+    assert spec.BasicProperties().decode(raw).headers == keys_as_text
+
+
+def test_unsupported_header_value_raises_from_the_inline_table() -> None:
+    props = spec.BasicProperties(headers={"ok": 1, "bad": 0.5})
+    with pytest.raises(UnsupportedAMQPFieldException):
+        writer.encode_publish(1, "", "q", False, props, b"", 4096)
+
+
+def test_short_method_frame_takes_the_frame_path() -> None:
+    # A method frame whose payload is under 4 bytes (no method id) is malformed.
+    bad = b"\x01\x00\x01\x00\x00\x00\x02\x00\x3c\xce" + writer.HEARTBEAT_FRAME
+    frame_reader = FrameReader(FRAME_MAX)
+    frame_reader.feed(bad)
+    with pytest.raises(MalformedFrameError):
+        frame_reader.read()
 
 
 def test_reader_module_exports() -> None:
