@@ -168,6 +168,11 @@ def test_a_consume_generator_closed_during_recovery_is_cancelled_after_it(
     messages.close()  # its consumer cannot be cancelled now: it is, once recovered
     watcher.wait_for(Recovered)
     wait_until(lambda: channel.consumer_tags == [], what="the consumer to be cancelled")
+    # consumer_tags empties when the cancel starts; the broker drops it at CancelOk.
+    wait_until(
+        lambda: publisher.queue_declare(queue, passive=True).method.consumer_count == 0,
+        what="the broker to drop the consumer",
+    )
     publisher.basic_publish("", queue, b"kept")
     wait_until(
         lambda: publisher.queue_declare(queue, passive=True).method.message_count == 1,
