@@ -10,13 +10,14 @@ two-entry headers table):
 * ``decode_unique_public``: the same, but no two messages have the same
   property bytes (the trace-id header value counts up).
 * ``encode_fast`` / ``decode_fast`` / ``decode_unique_fast`` (only when
-  ``pika._wire`` exists, i.e. this rewrite): ``writer.encode_publish`` and
+  ``pika._wire`` exists, i.e. this rewrite): ``publish.encode_publish`` and
   ``FrameReader.feed/read``.
 
 The script uses only ``pika.spec`` and ``pika.frame`` for the public side so
 it runs unchanged under pika 1.4.4. It prints one JSON object on stdout.
 
     python bench/codec_bench.py [--number N] [--repeat R]
+    python bench/codec_bench.py --loop SCENARIO [--count N] [--unique M]   # for valgrind
 """
 
 from __future__ import annotations
@@ -102,7 +103,7 @@ def unique_wires(count: int) -> Callable[[], bytes]:
 def fast_paths() -> dict[str, Callable[[], object]]:
     """The rewrite's private fast paths, if this pika has them."""
     try:
-        from pika._wire import reader, writer
+        from pika._wire import publish, reader
     except ImportError:
         return {}
     wire = deliver_wire()
@@ -110,7 +111,7 @@ def fast_paths() -> dict[str, Callable[[], object]]:
 
     def encode_fast() -> bytes:
         props = make_properties()
-        return writer.encode_publish(1, EXCHANGE, ROUTING_KEY, False, props, BODY, FRAME_MAX)
+        return publish.encode_publish(1, EXCHANGE, ROUTING_KEY, False, props, BODY, FRAME_MAX)
 
     def decode_fast() -> tuple[Any, Any, bytes]:
         frame_reader.feed(wire)
@@ -175,11 +176,43 @@ def time_per_call(
     return cpu, wall
 
 
+def loop(name: str, count: int, unique: int) -> None:
+    """Call one scenario ``count`` times: for counting instructions under valgrind."""
+    global UNIQUE_COUNT
+    UNIQUE_COUNT = unique + 1
+    wire = deliver_wire()
+    scenarios: dict[str, Callable[[], object]] = {
+        "encode_public": encode_public,
+        "decode_public": lambda: decode_public(wire),
+        "decode_unique_public": lambda: decode_public(unique()),
+        **fast_paths(),
+    }
+    unique = unique_wires(UNIQUE_COUNT)
+    func = scenarios[name]
+    check(name, func(), wire, encode_public())
+    for _ in range(count - 1):
+        func()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="pika codec micro-benchmark")
     parser.add_argument("--number", type=int, default=20000, help="calls per timed loop")
     parser.add_argument("--repeat", type=int, default=5, help="timed loops per scenario")
+    parser.add_argument(
+        "--loop", metavar="SCENARIO", help="only call SCENARIO --count times (no timing)"
+    )
+    parser.add_argument("--count", type=int, default=10000, help="calls made by --loop")
+    parser.add_argument(
+        "--unique",
+        type=int,
+        default=0,
+        help="distinct messages --loop prepares (default --count); keep it the same "
+        "across runs whose instruction counts are subtracted",
+    )
     args = parser.parse_args()
+    if args.loop:
+        loop(args.loop, args.count, max(args.unique, args.count))
+        return
 
     wire = deliver_wire()
     publish = encode_public()

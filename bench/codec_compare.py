@@ -3,7 +3,9 @@
 Creates ``.venv-pika144`` (``pip install pika==1.4.4``) when missing, then
 alternates runs of both interpreters (interleaved rounds, so machine noise
 hits both alike), takes the median over rounds, prints a table and writes it
-to bench/results/codec.md.
+to bench/results/codec.md. When valgrind is installed it also counts the
+instructions each scenario executes per message (cachegrind), a figure that
+machine noise cannot move.
 
     .venv/bin/python bench/codec_compare.py [--rounds 7] [--number 20000] [--repeat 5]
 """
@@ -15,6 +17,8 @@ import datetime
 import json
 import os
 import platform
+import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -25,6 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench" / "codec_bench.py"
 VENV = ROOT / ".venv-pika144"
 RESULTS = ROOT / "bench" / "results" / "codec.md"
+INSTRUCTION_COUNTS = (1000, 11000)
 SCENARIOS = {
     "encode": "encode Basic.Publish + header + 64-byte body",
     "decode": "decode Basic.Deliver + header + 64-byte body",
@@ -70,6 +75,60 @@ def collect(
     return ours_runs, base_runs
 
 
+def instructions(python: Path | str, ours: bool, scenario: str) -> float:
+    """Instructions per call of one scenario: two valgrind runs, differenced.
+
+    The difference between 11,000 and 1,000 calls cancels start-up and
+    import costs; the hash seed is fixed so dict layouts repeat run to run.
+    """
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env["PYTHONHASHSEED"] = "0"
+    if ours:
+        env["PYTHONPATH"] = str(ROOT)
+    totals = []
+    for count in INSTRUCTION_COUNTS:
+        command = [
+            "valgrind",
+            "--tool=cachegrind",
+            "--cache-sim=no",
+            "--cachegrind-out-file=/dev/null",
+            str(python),
+            str(BENCH),
+            "--loop",
+            scenario,
+            "--count",
+            str(count),
+            # The same prepared messages in both runs, so preparing them cancels out.
+            "--unique",
+            str(max(INSTRUCTION_COUNTS)),
+        ]
+        done = subprocess.run(
+            command, env=env, cwd="/", capture_output=True, text=True, check=True, timeout=1800
+        )
+        match = re.search(r"I\s+refs:\s+([\d,]+)", done.stderr)
+        if match is None:
+            raise SystemExit(f"no instruction count from valgrind:\n{done.stderr}")
+        totals.append(int(match.group(1).replace(",", "")))
+    return (totals[1] - totals[0]) / (INSTRUCTION_COUNTS[1] - INSTRUCTION_COUNTS[0])
+
+
+def instruction_table() -> str:
+    baseline = baseline_python()
+    lines = [
+        "| scenario | pika 1.4.4 | ours, public API | ratio | ours, fast path | ratio |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for key, label in SCENARIOS.items():
+        pika144 = instructions(baseline, False, f"{key}_public")
+        public = instructions(sys.executable, True, f"{key}_public")
+        fast = instructions(sys.executable, True, f"{key}_fast")
+        lines.append(
+            f"| {label} | {pika144:,.0f} | {public:,.0f} | {pika144 / public:.2f}x "
+            f"| {fast:,.0f} | {pika144 / fast:.2f}x |"
+        )
+    return "\n".join(lines)
+
+
 def check_setup(ours: dict[str, Any], base: dict[str, Any]) -> None:
     if not ours["pika_file"].startswith(str(ROOT / "pika")):
         raise SystemExit(f"'ours' imported {ours['pika_file']}")
@@ -105,6 +164,20 @@ def table(ours: list[dict[str, Any]], base: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def instruction_text(body: str) -> str:
+    if not body:
+        return "Instruction counts: not measured (valgrind is not installed)."
+    return "\n".join(
+        [
+            "Instructions per message (deterministic; `valgrind --tool=cachegrind",
+            "--cache-sim=no`, the same scenario functions called 11,000 minus 1,000",
+            "times, divided by 10,000; PYTHONHASHSEED=0):",
+            "",
+            body,
+        ]
+    )
+
+
 def report_text(body: str, args: argparse.Namespace, ours: dict[str, Any]) -> str:
     command = (
         f".venv/bin/python bench/codec_compare.py --rounds {args.rounds} "
@@ -121,7 +194,7 @@ def report_text(body: str, args: argparse.Namespace, ours: dict[str, Any]) -> st
             "interleaved rounds (min-max of the round medians).",
             "Public API: `pika.spec` objects marshalled with `pika.frame` / three",
             "`pika.frame.decode_frame` calls, the same code under both packages.",
-            "Fast path: `pika._wire.writer.encode_publish` / `pika._wire.reader.FrameReader`",
+            "Fast path: `pika._wire.publish.encode_publish` / `pika._wire.reader.FrameReader`",
             "returning one fused ContentFrame. Properties are built per message",
             "(content_type, delivery_mode, a two-entry headers table). Both packages",
             "produce byte-identical wire data (checked by SHA-256 in every run).",
@@ -149,7 +222,9 @@ def main() -> None:
     args = parser.parse_args()
     ours, base = collect(args.rounds, args.number, args.repeat)
     check_setup(ours[0], base[0])
-    text = report_text(table(ours, base), args, ours[0])
+    counted = instruction_table() if shutil.which("valgrind") else ""
+    body = table(ours, base) + "\n\n" + instruction_text(counted)
+    text = report_text(body, args, ours[0])
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(text, encoding="utf-8")
     print(text)

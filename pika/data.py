@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import calendar
 import struct
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any
@@ -97,7 +97,7 @@ def encode_value(pieces: list[bytes], value: Any) -> int:
     return len(raw)
 
 
-def table_bytes(table: Mapping[str, Any] | None, pieces: list[bytes] | None = None) -> bytes:
+def table_bytes(table: Mapping[str, Any] | None, pieces: Sequence[object] | None = None) -> bytes:
     """Encode a field table with its 32-bit length prefix."""
     if not table:
         return _EMPTY_TABLE
@@ -107,7 +107,7 @@ def table_bytes(table: Mapping[str, Any] | None, pieces: list[bytes] | None = No
 
 
 def table_into(
-    parts: list[bytes], table: Mapping[str, Any] | None, pieces: list[bytes] | None = None
+    parts: list[bytes], table: Mapping[str, Any] | None, pieces: Sequence[object] | None = None
 ) -> int:
     """Append a field table (length prefix first) to ``parts``; return its size.
 
@@ -147,7 +147,7 @@ def table_into(
     return size + 4
 
 
-def value_bytes(value: Any, pieces: list[bytes]) -> bytes:
+def value_bytes(value: Any, pieces: Sequence[object]) -> bytes:
     """Encode one value with its type tag; exact builtin types take the short path."""
     kind = type(value)
     if kind is str:
@@ -173,7 +173,7 @@ class long(int):
     __module__ = "pika.compat"  # its public home
 
 
-def _other_bytes(value: Any, pieces: list[bytes]) -> bytes:
+def _other_bytes(value: Any, pieces: Sequence[object]) -> bytes:
     # Subclasses land here; the order matters (bool is an int).
     if isinstance(value, long):
         return _TAGGED_I64.pack(108, value)  # 'l'
@@ -199,7 +199,7 @@ def _other_bytes(value: Any, pieces: list[bytes]) -> bytes:
     raise UnsupportedAMQPFieldException(pieces, value)
 
 
-def _decimal_bytes(value: Decimal, pieces: list[bytes]) -> bytes:
+def _decimal_bytes(value: Decimal, pieces: Sequence[object]) -> bytes:
     if not value.is_finite():
         raise UnsupportedAMQPFieldException(pieces, value)
     value = value.normalize()
@@ -209,7 +209,7 @@ def _decimal_bytes(value: Decimal, pieces: list[bytes]) -> bytes:
     return _DECIMAL.pack(68, 0, int(value))
 
 
-def _array_bytes(values: list[Any], pieces: list[bytes]) -> bytes:
+def _array_bytes(values: list[Any], pieces: Sequence[object]) -> bytes:
     body = b"".join([value_bytes(item, pieces) for item in values])
     return U32.pack(len(body)) + body
 

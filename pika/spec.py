@@ -24,6 +24,7 @@ from typing import Any, ClassVar
 from pika import amqp_object
 from pika._wire.errors import truncated as _truncated
 from pika._wire.primitives import SHORT_CACHE as _SHORT_CACHE
+from pika._wire.primitives import cached_shortstr as _cached
 from pika._wire.primitives import longstr as _longstr
 from pika._wire.primitives import prefixed_shortstr as _prefixed_shortstr
 from pika._wire.primitives import shortstr as _shortstr
@@ -40,10 +41,9 @@ str_or_bytes = (str, bytes)
 
 
 # Encodings of every octet value and of the property-flag words seen so far:
-# a dict lookup is cheaper than a struct.pack call per message.
-_OCTETS = {value: bytes((value,)) for value in range(256)}
+# a lookup is cheaper than a struct.pack call per message.
+_OCTETS = tuple(bytes((value,)) for value in range(256))
 _FLAG_WORDS: dict[int, bytes] = {}
-_cached = _SHORT_CACHE.get
 # Number of set bits in each value of the flag bits of the first TIER properties.
 _HEAD_SET = tuple(bin(bits).count('1') for bits in range(32))
 
@@ -2506,108 +2506,128 @@ class BasicProperties(amqp_object.Properties):
         size = 2
         at = len(parts)
         parts.append(b'')
-        if (p_content_type := self.content_type) is not None:
-            flags += 0x8000
-            s_content_type: object = p_content_type
-            s_content_type = (_SHORT_CACHE.get(s_content_type) if type(s_content_type) is str else None) or _prefixed_shortstr(s_content_type, 'BasicProperties.content_type')
-            parts.append(s_content_type)
-            size += len(s_content_type)
-        if (p_content_encoding := self.content_encoding) is not None:
+        if (text := self.content_type) is not None:
+            flags = 0x8000
+            try:
+                piece = _cached(text) or _prefixed_shortstr(text, 'BasicProperties.content_type')
+            except TypeError:  # unhashable, so not a short string: say so
+                piece = _prefixed_shortstr(text, 'BasicProperties.content_type')
+            parts.append(piece)
+            size += len(piece)
+        if (text := self.content_encoding) is not None:
             flags += 0x4000
-            s_content_encoding: object = p_content_encoding
-            s_content_encoding = (_SHORT_CACHE.get(s_content_encoding) if type(s_content_encoding) is str else None) or _prefixed_shortstr(s_content_encoding, 'BasicProperties.content_encoding')
-            parts.append(s_content_encoding)
-            size += len(s_content_encoding)
-        if (p_headers := self.headers) is not None:
+            try:
+                piece = _cached(text) or _prefixed_shortstr(text, 'BasicProperties.content_encoding')
+            except TypeError:  # unhashable, so not a short string: say so
+                piece = _prefixed_shortstr(text, 'BasicProperties.content_encoding')
+            parts.append(piece)
+            size += len(piece)
+        if (table := self.headers) is not None:
             flags += 0x2000
-            if not p_headers:
+            if not table:
                 parts.append(b'\x00\x00\x00\x00')
                 size += 4
             else:
                 table_at = len(parts)
                 parts.append(b'')
                 table_size = 0
-                for key, value in p_headers.items():
+                for key, value in table.items():
                     name = _cached(key) or _prefixed_shortstr(key, 'field table key')
-                    kind = type(value)
-                    if kind is str:
+                    if type(value) is str:
                         raw = value.encode()
                         length = len(raw)
                         parts += (name, _STR_HEADS[length] if length < 256 else _S_BI.pack(83, length), raw)
                         table_size += len(name) + 5 + length
-                        continue
-                    raw = _SMALL_INTS[value] if kind is int and 0 <= value < 256 else _value_bytes(value, parts)
-                    parts += (name, raw)
-                    table_size += len(name) + len(raw)
+                    elif type(value) is int and 0 <= value < 256:
+                        parts += (name, _SMALL_INTS[value])
+                        table_size += len(name) + 5
+                    else:
+                        raw = _value_bytes(value, parts)
+                        parts += (name, raw)
+                        table_size += len(name) + len(raw)
                 parts[table_at] = _SIZES[table_size] if table_size < 256 else _S_I.pack(table_size)
                 size += table_size + 4
-        if (p_delivery_mode := self.delivery_mode) is not None:
+        if (number := self.delivery_mode) is not None:
             flags += 0x1000
-            parts.append((_OCTETS.get(p_delivery_mode) if type(p_delivery_mode) is int else None) or _S_B.pack(p_delivery_mode))
+            try:
+                parts.append(_OCTETS[number] if number >= 0 else _S_B.pack(number))
+            except (TypeError, IndexError):
+                parts.append(_S_B.pack(number))
             size += 1
-        if (p_priority := self.priority) is not None:
+        if (number := self.priority) is not None:
             flags += 0x0800
-            parts.append((_OCTETS.get(p_priority) if type(p_priority) is int else None) or _S_B.pack(p_priority))
+            try:
+                parts.append(_OCTETS[number] if number >= 0 else _S_B.pack(number))
+            except (TypeError, IndexError):
+                parts.append(_S_B.pack(number))
             size += 1
         if left > _HEAD_SET[flags >> 11]:
-            if (p_correlation_id := self.correlation_id) is not None:
+            if (text := self.correlation_id) is not None:
                 flags += 0x0400
-                s_correlation_id: object = p_correlation_id
-                s_correlation_id = s_correlation_id.encode() if type(s_correlation_id) is str else _shortstr(s_correlation_id, 'BasicProperties.correlation_id')
-                if len(s_correlation_id) > 255:
-                    raise _ShortStringTooLong(s_correlation_id)
-                piece = _S_B.pack(len(s_correlation_id)) + s_correlation_id
-                parts.append(piece)
-                size += len(piece)
-            if (p_reply_to := self.reply_to) is not None:
+                piece = text.encode() if type(text) is str else _shortstr(text, 'BasicProperties.correlation_id')
+                if len(piece) > 255:
+                    raise _ShortStringTooLong(piece)
+                parts += (_OCTETS[len(piece)], piece)
+                size += len(piece) + 1
+            if (text := self.reply_to) is not None:
                 flags += 0x0200
-                s_reply_to: object = p_reply_to
-                s_reply_to = (_SHORT_CACHE.get(s_reply_to) if type(s_reply_to) is str else None) or _prefixed_shortstr(s_reply_to, 'BasicProperties.reply_to')
-                parts.append(s_reply_to)
-                size += len(s_reply_to)
-            if (p_expiration := self.expiration) is not None:
-                flags += 0x0100
-                s_expiration: object = p_expiration
-                s_expiration = (_SHORT_CACHE.get(s_expiration) if type(s_expiration) is str else None) or _prefixed_shortstr(s_expiration, 'BasicProperties.expiration')
-                parts.append(s_expiration)
-                size += len(s_expiration)
-            if (p_message_id := self.message_id) is not None:
-                flags += 0x0080
-                s_message_id: object = p_message_id
-                s_message_id = s_message_id.encode() if type(s_message_id) is str else _shortstr(s_message_id, 'BasicProperties.message_id')
-                if len(s_message_id) > 255:
-                    raise _ShortStringTooLong(s_message_id)
-                piece = _S_B.pack(len(s_message_id)) + s_message_id
+                try:
+                    piece = _cached(text) or _prefixed_shortstr(text, 'BasicProperties.reply_to')
+                except TypeError:  # unhashable, so not a short string: say so
+                    piece = _prefixed_shortstr(text, 'BasicProperties.reply_to')
                 parts.append(piece)
                 size += len(piece)
-            if (p_timestamp := self.timestamp) is not None:
+            if (text := self.expiration) is not None:
+                flags += 0x0100
+                try:
+                    piece = _cached(text) or _prefixed_shortstr(text, 'BasicProperties.expiration')
+                except TypeError:  # unhashable, so not a short string: say so
+                    piece = _prefixed_shortstr(text, 'BasicProperties.expiration')
+                parts.append(piece)
+                size += len(piece)
+            if (text := self.message_id) is not None:
+                flags += 0x0080
+                piece = text.encode() if type(text) is str else _shortstr(text, 'BasicProperties.message_id')
+                if len(piece) > 255:
+                    raise _ShortStringTooLong(piece)
+                parts += (_OCTETS[len(piece)], piece)
+                size += len(piece) + 1
+            if (number := self.timestamp) is not None:
                 flags += 0x0040
-                parts.append(_S_Q.pack(p_timestamp))
+                parts.append(_S_Q.pack(number))
                 size += 8
-            if (p_type := self.type) is not None:
+            if (text := self.type) is not None:
                 flags += 0x0020
-                s_type: object = p_type
-                s_type = (_SHORT_CACHE.get(s_type) if type(s_type) is str else None) or _prefixed_shortstr(s_type, 'BasicProperties.type')
-                parts.append(s_type)
-                size += len(s_type)
-            if (p_user_id := self.user_id) is not None:
+                try:
+                    piece = _cached(text) or _prefixed_shortstr(text, 'BasicProperties.type')
+                except TypeError:  # unhashable, so not a short string: say so
+                    piece = _prefixed_shortstr(text, 'BasicProperties.type')
+                parts.append(piece)
+                size += len(piece)
+            if (text := self.user_id) is not None:
                 flags += 0x0010
-                s_user_id: object = p_user_id
-                s_user_id = (_SHORT_CACHE.get(s_user_id) if type(s_user_id) is str else None) or _prefixed_shortstr(s_user_id, 'BasicProperties.user_id')
-                parts.append(s_user_id)
-                size += len(s_user_id)
-            if (p_app_id := self.app_id) is not None:
+                try:
+                    piece = _cached(text) or _prefixed_shortstr(text, 'BasicProperties.user_id')
+                except TypeError:  # unhashable, so not a short string: say so
+                    piece = _prefixed_shortstr(text, 'BasicProperties.user_id')
+                parts.append(piece)
+                size += len(piece)
+            if (text := self.app_id) is not None:
                 flags += 0x0008
-                s_app_id: object = p_app_id
-                s_app_id = (_SHORT_CACHE.get(s_app_id) if type(s_app_id) is str else None) or _prefixed_shortstr(s_app_id, 'BasicProperties.app_id')
-                parts.append(s_app_id)
-                size += len(s_app_id)
-            if (p_cluster_id := self.cluster_id) is not None:
+                try:
+                    piece = _cached(text) or _prefixed_shortstr(text, 'BasicProperties.app_id')
+                except TypeError:  # unhashable, so not a short string: say so
+                    piece = _prefixed_shortstr(text, 'BasicProperties.app_id')
+                parts.append(piece)
+                size += len(piece)
+            if (text := self.cluster_id) is not None:
                 flags += 0x0004
-                s_cluster_id: object = p_cluster_id
-                s_cluster_id = (_SHORT_CACHE.get(s_cluster_id) if type(s_cluster_id) is str else None) or _prefixed_shortstr(s_cluster_id, 'BasicProperties.cluster_id')
-                parts.append(s_cluster_id)
-                size += len(s_cluster_id)
+                try:
+                    piece = _cached(text) or _prefixed_shortstr(text, 'BasicProperties.cluster_id')
+                except TypeError:  # unhashable, so not a short string: say so
+                    piece = _prefixed_shortstr(text, 'BasicProperties.cluster_id')
+                parts.append(piece)
+                size += len(piece)
         parts[at] = _FLAG_WORDS.get(flags) or _flag_word(flags)
         return size
 

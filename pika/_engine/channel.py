@@ -187,7 +187,8 @@ class ChannelMachine(BrokerInitiated):
             LOGGER.warning("basic_cancel: consumer tag %r is not active", consumer_tag)
             return False
         if nowait:
-            self.consumers.finish_cancel(consumer_tag)
+            # Deliveries already on the way are still rejected (requeued).
+            self.consumers.cancel_unanswered(consumer_tag)
         method = spec.Basic.Cancel(consumer_tag=consumer_tag)
         self._submit(Call(method, token, replies_for(method, nowait)))
         return True

@@ -1,18 +1,24 @@
 """The consumers of one channel: who is active, who is being cancelled.
 
 A consumer is registered before Basic.Consume goes out (deliveries may follow
-ConsumeOk at once) and forgotten on CancelOk, on a broker Basic.Cancel, on a
-nowait cancel, or when the channel closes.  Deliveries for a consumer the
-client is cancelling are not handed to the face; manual-ack ones are rejected
-with requeue so the broker can give them to someone else.
+ConsumeOk at once) and forgotten on CancelOk, on a broker Basic.Cancel, or
+when the channel closes.  Deliveries for a consumer the client is cancelling
+are not handed to the face; manual-ack ones are rejected with requeue so the
+broker can give them to someone else.  A nowait cancel gets no CancelOk to
+say when the broker stopped delivering, so its consumer stays "cancelling"
+(its tag in use, as in pika) until the channel closes; only the oldest of
+more than UNANSWERED_LIMIT such consumers are forgotten.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections import deque
 from typing import NamedTuple
 
 from pika import exceptions
+
+UNANSWERED_LIMIT = 256
 
 
 class Consumer(NamedTuple):
@@ -26,11 +32,12 @@ class Consumer(NamedTuple):
 class ConsumerRegistry:
     """Active and cancelling consumers of one channel."""
 
-    __slots__ = ("active", "cancelling")
+    __slots__ = ("_unanswered", "active", "cancelling")
 
     def __init__(self) -> None:
         self.active: dict[str, Consumer] = {}
         self.cancelling: dict[str, Consumer] = {}
+        self._unanswered: deque[str] = deque()
 
     @staticmethod
     def new_tag(channel_number: int) -> str:
@@ -52,6 +59,12 @@ class ConsumerRegistry:
             self.cancelling[tag] = consumer
         return consumer
 
+    def cancel_unanswered(self, tag: str) -> None:
+        """Keep a consumer cancelled with nowait as cancelling (bounded)."""
+        self._unanswered.append(tag)
+        if len(self._unanswered) > UNANSWERED_LIMIT:
+            self.cancelling.pop(self._unanswered.popleft(), None)
+
     def finish_cancel(self, tag: str) -> Consumer | None:
         """Forget a consumer whose cancel completed."""
         consumer = self.cancelling.pop(tag, None)
@@ -71,3 +84,4 @@ class ConsumerRegistry:
         """Forget everyone (the channel closed)."""
         self.active.clear()
         self.cancelling.clear()
+        self._unanswered.clear()

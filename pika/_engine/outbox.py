@@ -8,7 +8,7 @@ nothing half-sent.
 from __future__ import annotations
 
 from pika import amqp_object, spec
-from pika._wire import writer
+from pika._wire import publish, writer
 
 
 class Outbox:
@@ -54,7 +54,7 @@ class Outbox:
         mandatory: bool,
     ) -> None:
         """Queue a Basic.Publish through the codec's fast path."""
-        data = writer.encode_publish(
+        data = publish.encode_publish(
             channel_number, exchange, routing_key, mandatory, properties, body, self.frame_max
         )
         self.raw(data, 2 + _body_frame_count(len(body), self.frame_max))

@@ -7,6 +7,7 @@ field is validated and encoded the same way everywhere.
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 
 from pika.exceptions import ShortStringTooLong
 
@@ -58,6 +59,9 @@ def longstr(value: object, field: str) -> bytes:
 # full, so a stream of unique values costs one dict insert each, no growth.
 SHORT_CACHE: dict[str, bytes] = {}
 _SHORT_CACHE_LIMIT = 2048
+# SHORT_CACHE.get for a value of any type: None when it is not remembered.
+# An unhashable value raises TypeError (no short string is unhashable).
+cached_shortstr: Callable[[object], bytes | None] = SHORT_CACHE.get  # type: ignore[assignment]
 
 
 def prefixed_shortstr(value: object, field: str) -> bytes:

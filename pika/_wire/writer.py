@@ -6,6 +6,10 @@ final join, so an encoding error (``ShortStringTooLong``, ``FieldTypeError``,
 half-built. A message body is copied once, by that join; large bodies are
 sliced through a memoryview into body frames of at most ``frame_max - 8``
 bytes, and an empty body produces no body frame.
+
+``encode_publish``, the per-message hot path, is generated next door in
+``publish.py`` (BasicProperties' encoder written inline) and uses the
+pieces exported here.
 """
 
 from __future__ import annotations
@@ -21,7 +25,6 @@ __all__ = [
     "PROTOCOL_HEADER",
     "encode_content",
     "encode_method",
-    "encode_publish",
 ]
 
 PROTOCOL_HEADER = b"AMQP\x00\x00\x09\x01"
@@ -32,19 +35,19 @@ Body = bytes | bytearray | memoryview | str
 _METHOD_HEAD = METHOD_FRAME_HEADER.pack
 # Publish method frame up to the exchange name: frame header, method id, ticket.
 _PUBLISH_HEAD = struct.Struct(">BHIIH").pack
-# Content header frame up to its property flags.
+# Content header frame up to its property flags, and with them.
 _HEADER_HEAD = struct.Struct(">BHIHHQ").pack
+HEADER_HEAD_AND_FLAGS = struct.Struct(">BHIHHQH").pack
 # The frame end of the previous frame followed by a body frame header.
-_END_AND_BODY_HEAD = struct.Struct(">BBHI").pack
+END_AND_BODY_HEAD = struct.Struct(">BBHI").pack
 _CACHE = SHORT_CACHE
 _prefixed = prefixed_shortstr
 _PUBLISH = spec.Basic.Publish.INDEX
-_NO_PROPERTIES = b"\x00\x00"
 # Publish bits (mandatory or not; immediate is never set) and the frame end.
 _BITS_AND_END = (b"\x00\xce", b"\x01\xce")
 # (channel, exchange, routing key, mandatory) -> Basic.Publish method frame:
 # publishers repeat these, so the frame is built once. Bounded: cleared when full.
-_PUBLISH_FRAMES: dict[tuple[object, ...], bytes] = {}
+PUBLISH_FRAMES: dict[tuple[object, ...], bytes] = {}
 _PUBLISH_FRAMES_LIMIT = 1024
 _FLAG_TYPES = (bool, int)
 
@@ -63,50 +66,18 @@ def encode_content(
     frame_max: int,
 ) -> bytes:
     """Method frame, content header frame and body frames of one message."""
-    data = _body_bytes(body)
+    data = body_bytes(body)
     props = b"".join(properties.encode())
     parts: list[bytes | memoryview] = [
         encode_method(channel, method),
         _HEADER_HEAD(2, channel, len(props) + 12, properties.INDEX, 0, len(data)),
         props,
     ]
-    _append_body(parts, channel, data, frame_max)
+    append_body(parts, channel, data, frame_max)
     return b"".join(parts)
 
 
-def encode_publish(
-    channel: int,
-    exchange: str | bytes,
-    routing_key: str | bytes,
-    mandatory: bool,
-    properties: spec.BasicProperties | None,
-    body: Body,
-    frame_max: int,
-) -> bytes:
-    """A whole Basic.Publish message, without building a Basic.Publish object."""
-    try:
-        method = _PUBLISH_FRAMES[channel, exchange, routing_key, mandatory]
-    except (KeyError, TypeError):  # TypeError: an unhashable argument
-        method = _publish_frame(channel, exchange, routing_key, mandatory)
-    data = body if type(body) is bytes else _body_bytes(body)
-    size = len(data)
-    # The header frame's head is patched in once the properties are counted.
-    parts: list[bytes | memoryview] = [method, b""]
-    if properties is None:
-        parts.append(_NO_PROPERTIES)
-        props_size = 2
-    else:
-        props_size = properties._encode_into(parts)  # type: ignore[arg-type]
-    parts[1] = _HEADER_HEAD(2, channel, props_size + 12, 60, 0, size)
-    if 0 < size <= frame_max - 8:
-        # The common case: one body frame.
-        parts += (_END_AND_BODY_HEAD(0xCE, 3, channel, size), data, FRAME_END)
-    else:
-        _append_body(parts, channel, data, frame_max)
-    return b"".join(parts)
-
-
-def _publish_frame(
+def publish_frame(
     channel: int, exchange: str | bytes, routing_key: str | bytes, mandatory: bool
 ) -> bytes:
     """The Basic.Publish method frame, remembered when its arguments repeat."""
@@ -123,13 +94,13 @@ def _publish_frame(
     # (1 and True are equal keys with the same encoding, as are 0 and False.)
     exact = type(exchange) is str and type(routing_key) is str
     if exact and type(channel) is int and type(mandatory) in _FLAG_TYPES:
-        if len(_PUBLISH_FRAMES) >= _PUBLISH_FRAMES_LIMIT:
-            _PUBLISH_FRAMES.clear()
-        _PUBLISH_FRAMES[channel, exchange, routing_key, mandatory] = frame
+        if len(PUBLISH_FRAMES) >= _PUBLISH_FRAMES_LIMIT:
+            PUBLISH_FRAMES.clear()
+        PUBLISH_FRAMES[channel, exchange, routing_key, mandatory] = frame
     return frame
 
 
-def _body_bytes(body: Body) -> bytes | memoryview:
+def body_bytes(body: Body) -> bytes | memoryview:
     """The body as bytes or a flat byte memoryview (no copy unless it is a str)."""
     if isinstance(body, bytes):
         return body
@@ -143,7 +114,7 @@ def _body_bytes(body: Body) -> bytes | memoryview:
     return view
 
 
-def _append_body(
+def append_body(
     parts: list[bytes | memoryview], channel: int, data: bytes | memoryview, frame_max: int
 ) -> None:
     """Close the header frame and add body frames of at most frame_max - 8 bytes."""
@@ -153,11 +124,11 @@ def _append_body(
     size = len(data)
     if size <= chunk:
         if size:
-            parts += (_END_AND_BODY_HEAD(0xCE, 3, channel, size), data)
+            parts += (END_AND_BODY_HEAD(0xCE, 3, channel, size), data)
         parts.append(FRAME_END)
         return
     view = memoryview(data)
     for start in range(0, size, chunk):
         piece = view[start : start + chunk]
-        parts += (_END_AND_BODY_HEAD(0xCE, 3, channel, len(piece)), piece)
+        parts += (END_AND_BODY_HEAD(0xCE, 3, channel, len(piece)), piece)
     parts.append(FRAME_END)

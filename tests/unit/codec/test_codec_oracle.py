@@ -20,7 +20,7 @@ from pamqp import frame as pframe  # noqa: E402
 from pamqp import header as pheader  # noqa: E402
 
 from pika import data, frame, spec  # noqa: E402
-from pika._wire import reader, writer  # noqa: E402
+from pika._wire import publish, reader, writer  # noqa: E402
 from tests.unit.codec.codec_samples import RICH_TABLE, method_fields  # noqa: E402
 
 # pamqp has no Access class (deprecated in 0-9-1; RabbitMQ still answers it).
@@ -199,7 +199,7 @@ def test_whole_message_from_pamqp_takes_the_fused_path() -> None:
 
 def test_our_publish_decodes_in_pamqp() -> None:
     props = spec.BasicProperties(content_type="a/b", delivery_mode=2, headers={"k": "v"})
-    wire = writer.encode_publish(1, "ex", "rk", True, props, b"x" * 30, 20)
+    wire = publish.encode_publish(1, "ex", "rk", True, props, b"x" * 30, 20)
     items = []
     while wire:
         consumed, _, value = pframe.unmarshal(wire)

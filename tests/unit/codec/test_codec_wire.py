@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pika import data, frame, spec
-from pika._wire import reader, writer
+from pika._wire import publish, reader, writer
 from pika._wire.errors import FieldTypeError, MalformedFrameError
 from pika._wire.reader import ContentFrame, FrameReader
 from pika.exceptions import ShortStringTooLong, UnsupportedAMQPFieldException
@@ -317,7 +317,7 @@ def test_large_body_is_copied_once_when_reading() -> None:
 def test_large_body_is_copied_once_when_writing() -> None:
     size = 4 << 20
     body = b"z" * size
-    peak = peak_during(lambda: writer.encode_publish(1, "", "q", False, None, body, 131072))
+    peak = peak_during(lambda: publish.encode_publish(1, "", "q", False, None, body, 131072))
     assert peak < size * 1.2, peak
     view = memoryview(bytearray(body))
     peak = peak_during(lambda: writer.encode_content(1, spec.Basic.Publish(), PROPS, view, 131072))
@@ -363,7 +363,7 @@ def test_encode_content_splits_body() -> None:
 
 
 def test_empty_body_has_no_body_frame() -> None:
-    wire = writer.encode_publish(1, "", "q", False, None, b"", FRAME_MAX)
+    wire = publish.encode_publish(1, "", "q", False, None, b"", FRAME_MAX)
     frame_reader = FrameReader(FRAME_MAX)
     frame_reader.feed(wire)
     frame_reader.max_frame_size = FRAME_MAX
@@ -375,7 +375,7 @@ def test_empty_body_has_no_body_frame() -> None:
 @pytest.mark.parametrize("mandatory", [False, True])
 @pytest.mark.parametrize("body", [b"", b"abc", b"q" * 5000])
 def test_encode_publish_matches_the_generic_path(props: Any, mandatory: bool, body: bytes) -> None:
-    fast = writer.encode_publish(9, "ex", "rk", mandatory, props, body, FRAME_MAX)
+    fast = publish.encode_publish(9, "ex", "rk", mandatory, props, body, FRAME_MAX)
     method = spec.Basic.Publish(exchange="ex", routing_key="rk", mandatory=mandatory)
     slow = content(9, method, props or spec.BasicProperties(), body)
     assert fast == slow
@@ -398,7 +398,7 @@ def test_encode_publish_matches_the_generic_path(props: Any, mandatory: bool, bo
     ],
 )
 def test_body_types(body: Any) -> None:
-    wire = writer.encode_publish(1, b"ex", "rk", False, None, body, FRAME_MAX)
+    wire = publish.encode_publish(1, b"ex", "rk", False, None, body, FRAME_MAX)
     frame_reader = FrameReader(FRAME_MAX)
     frame_reader.feed(wire)
     *_, body_frame = frame_reader.read()
@@ -406,7 +406,7 @@ def test_body_types(body: Any) -> None:
 
 
 def test_str_body_is_utf8_and_multibyte_views_are_flattened() -> None:
-    wire = writer.encode_publish(1, "", "q", False, None, "é", FRAME_MAX)
+    wire = publish.encode_publish(1, "", "q", False, None, "é", FRAME_MAX)
     assert wire.endswith(b"\x03\x00\x01\x00\x00\x00\x02\xc3\xa9\xce")
     numbers = array.array("I", [1, 2])
     wire = writer.encode_content(1, spec.Basic.Publish(), PROPS, memoryview(numbers), FRAME_MAX)
@@ -415,16 +415,16 @@ def test_str_body_is_utf8_and_multibyte_views_are_flattened() -> None:
 
 def test_encoding_errors() -> None:
     with pytest.raises(ValueError, match="frame_max"):
-        writer.encode_publish(1, "", "q", False, None, b"x", 8)
+        publish.encode_publish(1, "", "q", False, None, b"x", 8)
     with pytest.raises(ValueError, match="frame_max"):
         writer.encode_content(1, spec.Basic.Publish(), PROPS, b"", 0)
     with pytest.raises(FieldTypeError, match="routing_key"):
-        writer.encode_publish(1, "", 5, False, None, b"x", FRAME_MAX)  # type: ignore[arg-type]
+        publish.encode_publish(1, "", 5, False, None, b"x", FRAME_MAX)  # type: ignore[arg-type]
     with pytest.raises(ShortStringTooLong):
-        writer.encode_publish(1, "e" * 256, "q", False, None, b"x", FRAME_MAX)
+        publish.encode_publish(1, "e" * 256, "q", False, None, b"x", FRAME_MAX)
     with pytest.raises(FieldTypeError):
         bad = spec.BasicProperties(expiration=60000)  # type: ignore[arg-type]
-        writer.encode_publish(1, "", "q", False, bad, b"x", FRAME_MAX)
+        publish.encode_publish(1, "", "q", False, bad, b"x", FRAME_MAX)
 
 
 def publish_frame(channel: int, exchange: Any, routing_key: Any, mandatory: Any) -> bytes:
@@ -451,20 +451,20 @@ def test_remembered_publish_frames_match_their_arguments(
 ) -> None:
     expected = publish_frame(channel, exchange, routing_key, bool(mandatory))
     for _ in range(3):  # the first call fills the memo, the others read it
-        wire = writer.encode_publish(channel, exchange, routing_key, mandatory, None, b"", 4096)
+        wire = publish.encode_publish(channel, exchange, routing_key, mandatory, None, b"", 4096)
         assert wire.startswith(expected)
         assert len(wire) == len(expected) + 22
 
 
 def test_remembered_publish_frames_are_bounded() -> None:
     for index in range(writer._PUBLISH_FRAMES_LIMIT + 10):
-        writer.encode_publish(1, "ex", f"rk{index}", False, None, b"", 4096)
-    assert len(writer._PUBLISH_FRAMES) <= writer._PUBLISH_FRAMES_LIMIT
+        publish.encode_publish(1, "ex", f"rk{index}", False, None, b"", 4096)
+    assert len(writer.PUBLISH_FRAMES) <= writer._PUBLISH_FRAMES_LIMIT
 
 
 def test_unhashable_names_are_still_type_checked() -> None:
     with pytest.raises(FieldTypeError, match="exchange"):
-        writer.encode_publish(1, bytearray(b"x"), "q", False, None, b"", 4096)  # type: ignore[arg-type]
+        publish.encode_publish(1, bytearray(b"x"), "q", False, None, b"", 4096)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
@@ -478,7 +478,7 @@ def test_unhashable_names_are_still_type_checked() -> None:
 )
 def test_inline_headers_table_matches_the_table_encoder(headers: dict[str, Any]) -> None:
     props = spec.BasicProperties(headers=headers, delivery_mode=1, message_id="m")
-    wire = writer.encode_publish(1, "", "q", False, props, b"", 4096)
+    wire = publish.encode_publish(1, "", "q", False, props, b"", 4096)
     raw = b"".join(props.encode())
     assert raw[:2] == b"\x30\x80"
     assert raw[2:].startswith(data.table_bytes(headers))
@@ -490,7 +490,7 @@ def test_inline_headers_table_matches_the_table_encoder(headers: dict[str, Any])
 def test_unsupported_header_value_raises_from_the_inline_table() -> None:
     props = spec.BasicProperties(headers={"ok": 1, "bad": 0.5})
     with pytest.raises(UnsupportedAMQPFieldException):
-        writer.encode_publish(1, "", "q", False, props, b"", 4096)
+        publish.encode_publish(1, "", "q", False, props, b"", 4096)
 
 
 def test_short_method_frame_takes_the_frame_path() -> None:

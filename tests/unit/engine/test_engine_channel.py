@@ -9,6 +9,7 @@ from pamqp import commands as pc
 
 from pika import exceptions, spec
 from pika._engine import events as ev
+from pika._engine.consumers import UNANSWERED_LIMIT
 from pika._engine.states import ChannelState
 from tests.support.scripted_broker import ScriptedBroker, make_engine, types
 
@@ -120,6 +121,46 @@ def test_consumer_lifecycle(broker: ScriptedBroker) -> None:
     assert channel.consumers.tags() == []
     assert channel.cancel(tag, None, nowait=False) is False  # unknown tag: nothing sent
     assert broker.received() == []
+
+
+@pytest.mark.parametrize("auto_ack", [False, True])
+def test_nowait_cancel_still_rejects_deliveries_in_flight(
+    broker: ScriptedBroker, auto_ack: bool
+) -> None:
+    channel = broker.engine.channel(broker.open_channel())
+    tag = channel.consume("q", "t1", auto_ack, False, None, object(), None)
+    broker.send(channel.number, pc.Basic.ConsumeOk(consumer_tag=tag))
+    broker.received()
+    assert channel.cancel(tag, None, nowait=True)
+    [(_, cancel)] = broker.received()
+    assert isinstance(cancel, pc.Basic.Cancel) and cancel.nowait
+    assert channel.consumers.tags() == []
+    # Sent by the broker before it saw the Cancel: not delivered, and (manual
+    # ack) handed back at once rather than left unacked until the channel closes.
+    late = pc.Basic.Deliver(consumer_tag=tag, delivery_tag=7, exchange="", routing_key="q")
+    assert broker.send_content(channel.number, late, b"late") == []
+    rejects = [method for _, method in broker.received()]
+    if auto_ack:
+        assert rejects == []
+    else:
+        [reject] = rejects
+        assert isinstance(reject, pc.Basic.Reject) and reject.delivery_tag == 7 and reject.requeue
+    with pytest.raises(exceptions.DuplicateConsumerTag):  # as pika: the tag stays taken
+        channel.consume("q", tag, False, False, None, object(), None)
+
+
+def test_nowait_cancelled_consumers_are_remembered_within_a_bound(
+    broker: ScriptedBroker,
+) -> None:
+    channel = broker.engine.channel(broker.open_channel())
+    for index in range(UNANSWERED_LIMIT + 5):
+        tag = channel.consume("q", f"t{index}", False, False, None, object(), None)
+        broker.send(channel.number, pc.Basic.ConsumeOk(consumer_tag=tag))
+        channel.cancel(tag, None, nowait=True)
+    assert len(channel.consumers.cancelling) == UNANSWERED_LIMIT
+    assert "t0" not in channel.consumers.cancelling
+    assert f"t{UNANSWERED_LIMIT + 4}" in channel.consumers.cancelling
+    channel.consume("q", "t0", False, False, None, object(), None)  # forgotten: free again
 
 
 def test_broker_cancel_notification(broker: ScriptedBroker) -> None:
