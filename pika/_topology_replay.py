@@ -107,8 +107,20 @@ class TopologyReplay:
             self._steps.append(_PrivateChannel(open=True))
             self._steps.extend(entities)
             self._steps.append(_PrivateChannel(open=False))
+        # A consume left unanswered by the drop is sent again by its channel, in
+        # its place among that channel's other unanswered calls (after the queue
+        # declare it may need), so the replay leaves it out.
+        deferred = {
+            (number, tag)
+            for number, chan in self._channels.items()
+            for tag in chan._deferred_consumers()
+        }
         self._steps.extend(
-            r for r in plan if isinstance(r, ConsumerRecord) and r.channel_number in self._channels
+            r
+            for r in plan
+            if isinstance(r, ConsumerRecord)
+            and r.channel_number in self._channels
+            and (r.channel_number, r.tag) not in deferred
         )
         self._next()
 

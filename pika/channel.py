@@ -72,6 +72,8 @@ class Channel:
         self._recovering = False
         self._internal = False  # recovery's own channel, never restored
         self._reopen_waiter: Callable[[], None] | None = None
+        self._interrupted: list[Any] = []  # calls to ask again once recovered
+        self._interrupted_consumers: dict[str, Any] = {}
         self._on_outcome_unknown = CallbackList("publish outcome unknown")
         # Wrapper faces (blocking, thread-safe, Twisted) hear about suspension and resumption.
         self._recovery_listener: Callable[[BaseException | None], None] | None = None
@@ -659,6 +661,10 @@ class Channel:
 
     def _suspend(self, error: BaseException) -> None:
         """The connection was lost: keep this object for the recovered connection."""
+        if not self._recovering and self._machine is not None:
+            # The application's calls left unanswered (not a failed attempt's replay).
+            self._interrupted = self._machine.interrupted
+            self._interrupted_consumers = self._machine.interrupted_consumers
         self._recovering = True
         self._reopen_waiter = None
         if self._recovery_listener is not None:
@@ -678,12 +684,25 @@ class Channel:
     def _resume(self) -> None:
         """Recovery finished: the channel is usable again."""
         self._recovering = False
+        interrupted, self._interrupted = self._interrupted, []
+        consumers, self._interrupted_consumers = self._interrupted_consumers, {}
         if self._recovery_listener is not None:
+            # A wrapping face already failed its interrupted waits; it does not retry.
             self._recovery_listener(None)
+        elif interrupted and self._machine is not None:
+            self.connection._dispatch(self._machine.retry_interrupted(interrupted, consumers))
+
+    def _deferred_consumers(self) -> set[str]:
+        """Tags of consumes this channel will send again itself after the replay."""
+        if self._recovery_listener is not None:
+            return set()
+        return set(self._interrupted_consumers)
 
     def _close_suspended(self, error: BaseException) -> None:
         """Recovery ended without this channel: report it closed."""
         self._recovering = False
+        self._interrupted = []
+        self._interrupted_consumers = {}
         try:
             self._on_close.run(self, error)
         finally:

@@ -491,9 +491,10 @@ class Connection(abc.ABC):
         }
 
     def _on_delivery(self, event: ev.DeliveryReceived) -> None:
-        event.token(
-            self._channels[event.channel_number], event.method, event.properties, event.body
-        )  # type: ignore[operator]
+        method = event.method
+        if method.consumer_tag not in event.active and event.machine.give_back(method):
+            return  # cancelled by a callback earlier in this batch
+        event.token(self._channels[event.channel_number], method, event.properties, event.body)  # type: ignore[operator]
 
     def _channel_event(self, event: Any) -> None:
         chan = self._channels.get(event.channel_number)

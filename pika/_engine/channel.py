@@ -32,7 +32,7 @@ from . import events as ev
 from .assembler import ContentAssembler
 from .broker_initiated import UNSOLICITED, BrokerInitiated
 from .confirms import ConfirmTracker
-from .consumers import ConsumerRegistry
+from .consumers import Consumer, ConsumerRegistry
 from .epochs import DeliveryTags
 from .errors import unexpected
 from .ledger import TopologyLedger
@@ -91,6 +91,10 @@ class ChannelMachine(BrokerInitiated):
         # Recovery: both None unless enabled, so the hot paths pay one test.
         self.ledger: TopologyLedger | None = None
         self.tags: DeliveryTags | None = None
+        # With recovery: the calls the lost connection never answered, and the
+        # consumers of the Basic.Consume calls among them.
+        self.interrupted: list[Call] = []
+        self.interrupted_consumers: dict[str, Consumer] = {}
 
     # -- commands -------------------------------------------------------
 
@@ -124,6 +128,21 @@ class ChannelMachine(BrokerInitiated):
                 return
             method.delivery_tag = wire_tag  # type: ignore[attr-defined]
         self.outbox.method(self.number, method)
+
+    def give_back(self, method: spec.Basic.Deliver) -> bool:
+        """Handle a reported delivery whose consumer was cancelled since; False: deliver it.
+
+        A callback earlier in the same batch of events cancelled the consumer.
+        Manual-ack deliveries are rejected with requeue (or left to the broker
+        if the channel is closing); an auto-ack one is already settled, so the
+        application still gets it rather than lose it.
+        """
+        consumer = self.consumers.cancelling.get(method.consumer_tag)
+        if consumer is not None and consumer.auto_ack:
+            return False
+        if self.state is ChannelState.OPEN and not self.close_sent:
+            self.send(spec.Basic.Reject(delivery_tag=method.delivery_tag, requeue=True))
+        return True
 
     def enable_recovery(self, ledger: TopologyLedger) -> None:
         """Record into ``ledger`` and keep delivery-tag epochs from now on."""
@@ -276,7 +295,15 @@ class ChannelMachine(BrokerInitiated):
                 if self.tags is not None:
                     method.delivery_tag = self.tags.inbound(method.delivery_tag)
                 events.append(
-                    ev.DeliveryReceived(self.number, consumer.token, method, properties, body)
+                    ev.DeliveryReceived(
+                        self.number,
+                        consumer.token,
+                        method,
+                        properties,
+                        body,
+                        self.consumers.active,
+                        self,
+                    )
                 )
             else:
                 self._on_orphan_delivery(method)
@@ -296,7 +323,59 @@ class ChannelMachine(BrokerInitiated):
             if self.ledger is not None:
                 for first, last in self.confirms.unsettled_ranges():
                     events.append(ev.PublishOutcomeUnknown(self.number, first, last))
+                self.interrupted = self.rpc.clear()
+                active = self.consumers.active
+                for call in self.interrupted:
+                    method: Any = call.method
+                    if type(method) is spec.Basic.Consume and method.consumer_tag in active:
+                        self.interrupted_consumers[method.consumer_tag] = active[
+                            method.consumer_tag
+                        ]
             self._finish(error, events)
+
+    def retry_interrupted(self, calls: list[Call], consumers: dict[str, Consumer]) -> Events:
+        """After recovery, ask again what the lost connection left unanswered.
+
+        Methods with the same effect asked twice as once are sent again, in
+        order, and their replies reach the same tokens; so is a Basic.Consume
+        (the replay leaves it to this, as it may need a queue declared just
+        before it), with its consumer from ``consumers``. A channel that was
+        still opening (the replay opened it) gets ChannelOpened. Anything else
+        (a purge, a commit) may or may not have happened: it is logged, not
+        repeated.
+        """
+        events: Events = []
+        for call in calls:
+            method: Any = call.method
+            kind = type(method)
+            if kind is spec.Channel.Open:
+                ok = frame.Method(self.number, spec.Channel.OpenOk())
+                events.append(ev.ChannelOpened(self.number, ok))
+                continue
+            if kind is spec.Basic.Consume:
+                consumer = consumers.get(method.consumer_tag)
+                if consumer is None or method.consumer_tag in self.consumers.active:
+                    continue  # cancelled meanwhile, or restored some other way
+                self.consumers.add(consumer.tag, consumer.token, consumer.auto_ack)
+                if self.ledger is not None:
+                    self.ledger.record(self.number, method, None, consumer.token)
+                self._submit(call)
+                continue
+            if kind not in _ASK_AGAIN:
+                LOGGER.warning(
+                    "%s on channel %d was unanswered when the connection was lost; it may or "
+                    "may not have taken effect, so it is not sent again and its callback "
+                    "will not run",
+                    method.NAME,
+                    self.number,
+                )
+                continue
+            if kind is spec.Basic.Cancel:
+                self.consumers.start_cancel(method.consumer_tag)  # replay may have restored it
+            elif kind is spec.Basic.Get:
+                self._get_pending = True
+            self._submit(call)
+        return events
 
     # -- internals ------------------------------------------------------
 
@@ -393,6 +472,29 @@ class ChannelMachine(BrokerInitiated):
 
 
 _TAGGED = frozenset((spec.Basic.Ack, spec.Basic.Nack, spec.Basic.Reject))
+
+# Asking any of these twice has the effect of asking once (RabbitMQ answers a
+# delete of what is gone, or a cancel of an unknown tag, with its -Ok), so
+# recovery may send them again when the lost connection never answered.
+_ASK_AGAIN: frozenset[type[amqp_object.Method]] = frozenset(
+    (
+        spec.Exchange.Declare,
+        spec.Exchange.Delete,
+        spec.Exchange.Bind,
+        spec.Exchange.Unbind,
+        spec.Queue.Declare,
+        spec.Queue.Bind,
+        spec.Queue.Unbind,
+        spec.Queue.Delete,
+        spec.Basic.Qos,
+        spec.Basic.Get,
+        spec.Basic.Cancel,
+        spec.Basic.Recover,
+        spec.Confirm.Select,
+        spec.Tx.Select,
+        spec.Channel.Flow,
+    )
+)
 
 ReplyHook = Callable[[ChannelMachine, Call, "frame.Method[Any]", Events], None]
 

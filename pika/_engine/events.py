@@ -112,13 +112,20 @@ class MessageGot(NamedTuple):
 
 
 class DeliveryReceived(NamedTuple):
-    """Basic.Deliver for an active consumer; ``token`` is the consumer's."""
+    """Basic.Deliver for an active consumer; ``token`` is the consumer's.
+
+    ``active`` is the channel's live map of active consumers: a callback run
+    earlier in the same batch of events may cancel this one, and the face
+    then asks ``machine.give_back`` instead of handing the message over.
+    """
 
     channel_number: int
     token: object
     method: spec.Basic.Deliver
     properties: spec.BasicProperties
     body: bytes
+    active: dict[str, Any]
+    machine: Any
 
 
 class MessageReturned(NamedTuple):

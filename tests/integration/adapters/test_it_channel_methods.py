@@ -316,6 +316,30 @@ def test_basic_cancel_without_callback_forgets_the_consumer_at_once(
     assert not consumed.has("deliver")
 
 
+def test_a_nowait_cancel_hands_back_what_is_already_on_the_way(
+    driver: AdapterDriver, opened: Opened, qname: str
+) -> None:
+    _, ch = opened
+    declare(driver, ch, qname)
+    for index in range(200):
+        ch.basic_publish("", qname, b"%d" % index)
+    wait_count(driver, ch, qname, 200)
+    delivered: list[Any] = []
+
+    def cancel_on_first(channel: Any, method: Any, properties: Any, body: bytes) -> None:
+        delivered.append(method)
+        if len(delivered) == 1:
+            channel.basic_cancel(method.consumer_tag)  # no callback: nowait
+
+    ch.basic_consume(qname, cancel_on_first)
+    driver.run_until(lambda: len(delivered) >= 1)
+    # The broker pushed all 200 before it saw the Cancel. The first stays with
+    # the application (unacked); the rest go straight back to the queue rather
+    # than sit unacked until the channel closes.
+    wait_count(driver, ch, qname, 199)
+    assert len(delivered) == 1
+
+
 def test_consumer_tags_lists_active_consumers(
     driver: AdapterDriver, opened: Opened, qname: str
 ) -> None:

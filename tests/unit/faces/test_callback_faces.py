@@ -192,6 +192,49 @@ def test_consume_legacy_form_delivery_and_cancel_notification() -> None:
     assert ch.consumer_tags == []
 
 
+def deliveries(tag: str, first: int, last: int) -> bytes:
+    """One-byte messages for ``tag`` with delivery tags first..last, as one chunk."""
+    chunk = b""
+    for delivery_tag in range(first, last + 1):
+        deliver = pc.Basic.Deliver(
+            consumer_tag=tag, delivery_tag=delivery_tag, exchange="", routing_key="q"
+        )
+        chunk += pframe.marshal(deliver, 1)
+        chunk += pframe.marshal(pheader.ContentHeader(0, 1, pc.Basic.Properties()), 1)
+        chunk += pframe.marshal(pbody.ContentBody(b"m"), 1)
+    return chunk
+
+
+@pytest.mark.parametrize("auto_ack", [False, True])
+def test_cancel_inside_a_batch_of_deliveries(auto_ack: bool) -> None:
+    conn = opened()
+    ch = conn.channel()
+    conn.broker(1, pc.Channel.OpenOk())
+    conn.sent()
+    got: list[int] = []
+
+    def cancel_on_first(channel: Any, method: Any, properties: Any, body: bytes) -> None:
+        got.append(method.delivery_tag)
+        if len(got) == 1:
+            channel.basic_cancel(method.consumer_tag)  # nowait
+
+    tag = ch.basic_consume("q", cancel_on_first, auto_ack=auto_ack)
+    conn.broker(1, pc.Basic.ConsumeOk(consumer_tag=tag))
+    conn.sent()
+    conn._on_data_available(deliveries(tag, 1, 3))  # read in one go, before the cancel
+    conn._on_data_available(deliveries(tag, 4, 5))  # sent before the broker saw the cancel
+    sent = conn.sent()
+    assert isinstance(sent[0], pc.Basic.Cancel) and sent[0].nowait
+    rejects = [(f.delivery_tag, f.requeue) for f in sent if isinstance(f, pc.Basic.Reject)]
+    if auto_ack:
+        # Settled already: what was read before the cancel still reaches the app
+        # (what arrives after it is dropped, as pika does).
+        assert got == [1, 2, 3] and rejects == []
+    else:
+        assert got == [1]
+        assert rejects == [(2, True), (3, True), (4, True), (5, True)]
+
+
 def test_exception_in_callback_propagates_out_of_data_available() -> None:
     conn = opened()
     ch = conn.channel()
