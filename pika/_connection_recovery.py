@@ -187,11 +187,18 @@ class ConnectionRecovery:
         self.replay.start(self._on_restored)
 
     def _on_restored(self) -> None:
+        renamed = self.replay.renamed_queues if self.replay is not None else {}
         self.replay = None
         for chan in list(self.connection._channels.values()):
             if chan._recovering:
                 chan._resume()
-        self._handle(self.machine.topology_restored(self.connection._adapter_now()))
+        events = self.machine.topology_restored(self.connection._adapter_now())
+        self._handle(
+            [
+                e._replace(renamed_queues=renamed) if isinstance(e, ev.Recovered) else e
+                for e in events
+            ]
+        )
 
     # -- the application closes -----------------------------------------
 

@@ -87,6 +87,7 @@ class TopologyReplay:
         self._private: Channel | None = None
         self._done: Callable[[], None] | None = None
         self._cancelled = False
+        self.renamed_queues: dict[str, str] = {}  # server-named queues: old -> new name
 
     # -- control --------------------------------------------------------
 
@@ -173,6 +174,7 @@ class TopologyReplay:
     def _queue_declared(self, record: QueueRecord, reply: Any) -> None:
         new = str(reply.method.queue)
         if new != record.name:
+            self.renamed_queues[record.name] = new
             LOGGER.info("Server-named queue %r came back as %r", record.name, new)
             self._ledger.rename_queue(record.name, new)
             self._steps = deque(_renamed_steps(self._steps, record.name, new))

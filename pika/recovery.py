@@ -8,8 +8,9 @@ query key ``recovery=true`` (with ``recovery_initial_delay``,
 reason other than the application's own close, the connection reconnects
 with backoff (trying the hosts it was given in turn), re-opens every channel
 with the same Python object, and replays what the application declared:
-QoS, confirm and tx mode, exchanges, queues (server-named ones under their
-new name), bindings and consumers (same tags and callbacks).
+QoS, confirm and tx mode, exchanges, queues (server-named ones under a new
+name, which ``Recovered.renamed_queues`` reports), bindings and consumers
+(same tags and callbacks).
 
 Observe it with ``connection.add_on_recovery_callback(callback)``:
 ``callback(connection, event)`` gets the events below.

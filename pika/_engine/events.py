@@ -17,6 +17,8 @@ never calls or inspects tokens.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any, NamedTuple
 
 from pika import frame, spec
@@ -233,10 +235,15 @@ class RecoveryAttemptFailed(NamedTuple):
 
 
 class Recovered(NamedTuple):
-    """The connection and its topology are back after ``attempts`` attempts."""
+    """The connection and its topology are back after ``attempts`` attempts.
+
+    ``renamed_queues`` maps each server-named queue's old name to the name
+    the broker gave it this time (say, an RPC client's ``reply_to`` queue).
+    """
 
     attempts: int
     downtime: float
+    renamed_queues: Mapping[str, str] = MappingProxyType({})
 
 
 class RecoveryGaveUp(NamedTuple):

@@ -96,6 +96,9 @@ def test_consumer_on_server_named_queue_resumes_after_a_cut(
     assert consumer.tags == sorted(set(consumer.tags)), "delivery tags must stay monotonic"
     queues = {q["name"] for q in broker.require_node().list_queues()}
     assert old_queue not in queues  # the exclusive queue died with the old connection
+    [recovered] = [e for e in events if isinstance(e, Recovered)]
+    assert set(recovered.renamed_queues) == {old_queue}
+    assert recovered.renamed_queues[old_queue] in queues  # ...and the event names its heir
 
 
 def test_broker_side_close_is_recovered(
@@ -413,6 +416,33 @@ def test_calls_unanswered_at_the_drop_are_asked_again_in_order(
     ch.basic_publish(exchange, "key", b"again")
     driver.run_until(lambda: consumer.bodies == [b"routed", b"again"], what="a second delivery")
     assert not rec.has("consume ok", 2) and not rec.has("purge ok")
+
+
+def test_a_cancel_unanswered_at_the_drop_is_completed_not_undone(
+    proxy: FaultProxy, driver: AdapterDriver, broker: Broker
+) -> None:
+    _conn, ch, rec = open_recovering(driver, broker, proxy)
+    queue = unique_name("q-cancelled")
+    driver.rpc(ch.queue_declare, queue, exclusive=True)
+    consumer = Consumer()
+    tag = ch.basic_consume(queue, consumer, callback=rec.cb("consume ok"))
+    driver.run_until(lambda: rec.has("consume ok"))
+    proxy.stall()
+    ch.basic_cancel(tag, callback=rec.cb("cancel ok"))
+    proxy.cut()
+    proxy.resume()
+    wait_recovered(driver, rec)
+    driver.run_until(lambda: rec.has("cancel ok"), what="the cancel callback")
+    assert rec.first("cancel ok")[0].method.consumer_tag == tag
+    assert ch.consumer_tags == []
+    ch.basic_publish("", queue, b"nobody consumes this")
+    for _ in range(200):  # the broker's count lags the publish a little
+        if driver.rpc(ch.queue_declare, queue, passive=True).method.message_count == 1:
+            break
+        driver.run_for(0.05)
+    else:
+        raise AssertionError("the message never showed up in the queue")
+    assert consumer.bodies == []
 
 
 def test_tls_connection_recovers_over_tls_with_external_auth(

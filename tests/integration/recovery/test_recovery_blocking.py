@@ -243,3 +243,24 @@ def test_a_consume_interrupted_by_the_drop_raises_and_is_not_restored(
         assert ch.consumer_tags == []  # the caller was told it failed: no ghost consumer
         tag = ch.basic_consume(queue, lambda *_args: None)  # retrying works
         assert ch.consumer_tags == [tag]
+
+
+def test_a_cancel_interrupted_by_the_drop_leaves_no_consumer_behind(
+    broker: Broker, proxy: FaultProxy, timers: list[threading.Timer]
+) -> None:
+    with connect(broker, proxy) as conn:
+        events = watch(conn)
+        ch = conn.channel()
+        queue = ch.queue_declare(unique_name("cancelled"), exclusive=True).method.queue
+        got: list[bytes] = []
+        tag = ch.basic_consume(queue, lambda _ch, _m, _p, body: got.append(body))
+        proxy.stall()
+        later(timers, 0.3, lambda: (proxy.cut(), proxy.resume()))
+        with pytest.raises(exceptions.ConnectionRecoveringError):
+            ch.basic_cancel(tag)
+        pump_until(conn, lambda: any(isinstance(e, Recovered) for e in events))
+        assert ch.consumer_tags == []
+        ch.basic_publish("", queue, b"nobody consumes this")
+        pump_until(conn, lambda: ch.queue_declare(queue, passive=True).method.message_count == 1)
+        conn.process_data_events(0.2)
+        assert got == []  # the replay did not bring the cancelled consumer back

@@ -120,7 +120,13 @@ def test_cut_recovers_and_a_consumer_on_a_server_named_queue_keeps_receiving(
     assert [type(e) for e in watcher.events][:1] == [RecoveryStarted]
     assert isinstance(watcher.events[0].error, exceptions.StreamLostError)
     assert {name.split("-")[1] for name in watcher.threads} == {"conn"}
-    # The exclusive queue died with the old connection; a new one took over the binding.
+    # The exclusive queue died with the old connection; a new one took over the
+    # binding, and the Recovered event names it.
+    [recovered] = [e for e in watcher.events if isinstance(e, Recovered)]
+    new_queue = recovered.renamed_queues[old_queue]
+    assert set(recovered.renamed_queues) == {old_queue} and new_queue != old_queue
+    publisher.basic_publish("", new_queue, b"by name")
+    assert received.get(timeout=WAIT)[0] == b"by name"
     with pytest.raises(exceptions.ChannelClosedByBroker) as info:
         publisher.queue_declare(old_queue, passive=True)
     assert info.value.reply_code == 404
