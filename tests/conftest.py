@@ -41,6 +41,9 @@ if TYPE_CHECKING:
     import pika
     import pika.connection
 
+# driver (one per adapter) and proxy (a FaultProxy), used by several folders.
+pytest_plugins = ["tests.support.fixtures"]
+
 BROKER_URL_ENV = "PIKA_TEST_BROKER_URL"
 _MARKS_BY_FIXTURE = {
     "broker": ("integration",),

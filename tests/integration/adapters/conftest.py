@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from tests.support.adapter_driver import ADAPTERS, AdapterDriver, driver_fixture, unique_name
+from tests.support.adapter_driver import AdapterDriver, unique_name
 
 if TYPE_CHECKING:
     from tests.conftest import Broker
-
-
-@pytest.fixture(params=ADAPTERS)
-def driver(request: pytest.FixtureRequest) -> Iterator[AdapterDriver]:
-    """A driver for one adapter with a fresh loop; connections are closed afterwards."""
-    yield from driver_fixture(request.param)
 
 
 @pytest.fixture

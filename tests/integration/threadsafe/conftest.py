@@ -70,13 +70,6 @@ def queue(request: pytest.FixtureRequest, broker: Broker) -> Iterator[str]:
 
 
 @pytest.fixture
-def proxy(broker: Broker) -> Iterator[FaultProxy]:
-    """A fault proxy in front of the broker (connect with ``proxy_params``)."""
-    with FaultProxy(broker.host, broker.port, lifetime=120.0) as fault_proxy:
-        yield fault_proxy
-
-
-@pytest.fixture
 def proxy_params(broker: Broker, proxy: FaultProxy) -> Callable[..., Any]:
     """Parameters that reach the broker through ``proxy``."""
 

@@ -1,4 +1,7 @@
-"""Fixtures of the recovery tests: adapters drive connections through a FaultProxy."""
+"""Fixtures shared by several test folders (a plugin of the root conftest).
+
+A conftest or test module that defines a fixture of the same name overrides it.
+"""
 
 from __future__ import annotations
 
