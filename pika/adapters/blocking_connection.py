@@ -394,6 +394,10 @@ class BlockingConnection:
                     LOGGER.warning("Ignoring channel error while closing %r: %r", channel, exc)
         self._impl.close(reply_code, reply_text)
         self._pump(lambda: False)  # returns once the impl is closed
+        # Nothing dispatches after close(): the recovery events it caused (a close
+        # during recovery ends it with RecoveryGaveUp) are delivered now.
+        for run, callback, b, c in remove_entries(self._events, _is_recovery_event):
+            run(callback, b, c)
 
     def update_secret(self, new_secret: str, reason: str) -> None:
         """Replace the connection's secret (RabbitMQ extension); waits for UpdateSecretOk."""
@@ -425,7 +429,9 @@ class BlockingConnection:
         _checked(callback)
 
         def queue_it(_impl: Any, event: object) -> None:
-            self._events.append((call_now, functools.partial(callback, self, event), None, None))
+            self._events.append(
+                (_run_recovery, functools.partial(callback, self, event), None, None)
+            )
 
         self._impl.add_on_recovery_callback(queue_it)
 
@@ -468,6 +474,15 @@ class BlockingConnection:
     consumer_cancel_notify = consumer_cancel_notify_supported
     exchange_exchange_bindings = exchange_exchange_bindings_supported
     publisher_confirms = publisher_confirms_supported
+
+
+def _run_recovery(callback: Callable[[], Any], _b: object, _c: object) -> None:
+    """The event-queue sink of recovery callbacks (call_now, but told apart)."""
+    callback()
+
+
+def _is_recovery_event(entry: tuple[Any, ...]) -> bool:
+    return entry[0] is _run_recovery
 
 
 def _checked(callback: Callable[..., Any]) -> Callable[..., Any]:
