@@ -665,10 +665,6 @@ class Channel:
             # The application's calls left unanswered (not a failed attempt's replay).
             self._interrupted = self._machine.interrupted
             self._interrupted_consumers = self._machine.interrupted_consumers
-            for call in self._interrupted:
-                if type(call.method) is spec.Basic.Cancel:
-                    # Asked to stop: the consumer must not come back with the replay.
-                    self._not_restored(call.method.consumer_tag)
         self._recovering = True
         self._reopen_waiter = None
         if self._recovery_listener is not None:

@@ -323,15 +323,20 @@ class ChannelMachine(BrokerInitiated):
             if self.ledger is not None:
                 for first, last in self.confirms.unsettled_ranges():
                     events.append(ev.PublishOutcomeUnknown(self.number, first, last))
-                self.interrupted = self.rpc.clear()
-                active = self.consumers.active
-                for call in self.interrupted:
-                    method: Any = call.method
-                    if type(method) is spec.Basic.Consume and method.consumer_tag in active:
-                        self.interrupted_consumers[method.consumer_tag] = active[
-                            method.consumer_tag
-                        ]
+                self._keep_interrupted(self.ledger)
             self._finish(error, events)
+
+    def _keep_interrupted(self, ledger: TopologyLedger) -> None:
+        """Keep the unanswered calls (and their consumers) for ``retry_interrupted``."""
+        self.interrupted = self.rpc.clear()
+        active = self.consumers.active
+        for call in self.interrupted:
+            method: Any = call.method
+            if type(method) is spec.Basic.Consume and method.consumer_tag in active:
+                self.interrupted_consumers[method.consumer_tag] = active[method.consumer_tag]
+            elif type(method) is spec.Basic.Cancel:
+                # Asked to stop: the consumer must not come back with the replay.
+                ledger.forget_consumer(self.number, method.consumer_tag)
 
     def retry_interrupted(self, calls: list[Call], consumers: dict[str, Consumer]) -> Events:
         """After recovery, ask again what the lost connection left unanswered.

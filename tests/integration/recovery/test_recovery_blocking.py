@@ -61,6 +61,16 @@ def pump_until(conn: Any, predicate: Any, timeout: float = 20.0) -> None:
         deadline -= 0.05
 
 
+def pump_until_recovered(conn: Any, events: list[Any]) -> None:
+    pump_until(conn, lambda: any(isinstance(e, Recovered) for e in events))
+
+
+def cut_while_the_next_call_waits(proxy: FaultProxy, timers: list[threading.Timer]) -> None:
+    """Stall the link now and cut it 0.3 s later: the next blocking call cannot get its reply."""
+    proxy.stall()
+    later(timers, 0.3, lambda: (proxy.cut(), proxy.resume()))
+
+
 def test_start_consuming_carries_on_across_a_cut(
     broker: Broker, proxy: FaultProxy, timers: list[threading.Timer]
 ) -> None:
@@ -107,11 +117,10 @@ def test_a_call_waiting_when_the_link_drops_raises_recovering_then_works(
     with connect(broker, proxy) as conn:
         events = watch(conn)
         ch = conn.channel()
-        proxy.stall()
-        later(timers, 0.3, lambda: (proxy.cut(), proxy.resume()))
+        cut_while_the_next_call_waits(proxy, timers)
         with pytest.raises(exceptions.ConnectionRecoveringError):
             ch.queue_declare("", exclusive=True)
-        pump_until(conn, lambda: any(isinstance(e, Recovered) for e in events))
+        pump_until_recovered(conn, events)
         assert ch.queue_declare("", exclusive=True).method.queue
 
 
@@ -223,7 +232,7 @@ def test_stalled_link_past_the_heartbeat_is_recovered(broker: Broker, proxy: Fau
         started = next(e for e in events if isinstance(e, RecoveryStarted))
         assert isinstance(started.error, exceptions.AMQPHeartbeatTimeout)
         proxy.resume()
-        pump_until(conn, lambda: any(isinstance(e, Recovered) for e in events))
+        pump_until_recovered(conn, events)
         assert ch.is_open and ch.queue_declare("", exclusive=True).method.queue
 
 
@@ -234,11 +243,10 @@ def test_a_consume_interrupted_by_the_drop_raises_and_is_not_restored(
         events = watch(conn)
         ch = conn.channel()
         queue = ch.queue_declare(unique_name("interrupted"), exclusive=True).method.queue
-        proxy.stall()
-        later(timers, 0.3, lambda: (proxy.cut(), proxy.resume()))
+        cut_while_the_next_call_waits(proxy, timers)
         with pytest.raises(exceptions.ConnectionRecoveringError):
             ch.basic_consume(queue, lambda *_args: None)
-        pump_until(conn, lambda: any(isinstance(e, Recovered) for e in events))
+        pump_until_recovered(conn, events)
         assert ch.consumer_tags == []  # the caller was told it failed: no ghost consumer
         tag = ch.basic_consume(queue, lambda *_args: None)  # retrying works
         assert ch.consumer_tags == [tag]
@@ -253,11 +261,10 @@ def test_a_cancel_interrupted_by_the_drop_leaves_no_consumer_behind(
         queue = ch.queue_declare(unique_name("cancelled"), exclusive=True).method.queue
         got: list[bytes] = []
         tag = ch.basic_consume(queue, lambda _ch, _m, _p, body: got.append(body))
-        proxy.stall()
-        later(timers, 0.3, lambda: (proxy.cut(), proxy.resume()))
+        cut_while_the_next_call_waits(proxy, timers)
         with pytest.raises(exceptions.ConnectionRecoveringError):
             ch.basic_cancel(tag)
-        pump_until(conn, lambda: any(isinstance(e, Recovered) for e in events))
+        pump_until_recovered(conn, events)
         assert ch.consumer_tags == []
         ch.basic_publish("", queue, b"nobody consumes this")
         pump_until(conn, lambda: ch.queue_declare(queue, passive=True).method.message_count == 1)

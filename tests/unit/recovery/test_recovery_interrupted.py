@@ -101,3 +101,16 @@ def test_retry_answers_a_channel_that_was_still_opening() -> None:
     [opened] = channel.retry_interrupted(opening.interrupted, {})
     assert isinstance(opened, ev.ChannelOpened) and opened.channel_number == channel.number
     assert again.received() == []  # the replay opened it: nothing is sent
+
+
+def test_a_cancel_unanswered_at_the_drop_leaves_the_ledger_at_once() -> None:
+    broker = connected()
+    ledger = broker.engine.ledger
+    assert ledger is not None
+    channel = broker.engine.channel(broker.open_channel())
+    tag = channel.consume("q", "t1", False, False, None, object(), None)
+    broker.send(channel.number, pc.Basic.ConsumeOk(consumer_tag=tag))
+    assert [type(r).__name__ for r in ledger.recovery_plan()] == ["ConsumerRecord"]
+    channel.cancel(tag, object(), nowait=False)
+    broker.engine.connection_lost(ConnectionResetError("gone"))
+    assert ledger.recovery_plan() == []  # the replay will not bring it back
